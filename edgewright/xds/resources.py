@@ -8,6 +8,7 @@ the sidecars speak one dialect.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -216,7 +217,8 @@ def static_resources(config: NodeConfig) -> dict[str, Any]:
 
 
 def _json(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+    # Through JSON text, so the result holds plain dicts (MessageToDict may give OrderedDicts).
+    return json.loads(json_format.MessageToJson(message, preserving_proto_field_name=True))
 
 
 _HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"

@@ -6,6 +6,7 @@ Everything the lab creates carries the label `io.edgewright.lab=<name>`, so `dow
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import os
@@ -25,6 +26,7 @@ from edgewright.lab.image import IMAGE, ensure_image
 
 LAB_LABEL = "io.edgewright.lab"
 INDEX_LABEL = "io.edgewright.node-index"
+KEY_LABEL = "io.edgewright.ssh-key"
 MAX_NODES = 50
 DEFAULT_NAME = "edge"
 DEFAULT_SUBNET = "10.231.0.0/24"
@@ -216,6 +218,13 @@ class Lab:
 
     def _ensure_node(self, index: int, existing: dict | None, key: Path) -> None:
         name = self.spec.node_name(index)
+        key_id = hashlib.sha256(key.with_suffix(".pub").read_bytes()).hexdigest()[:16]
+        if existing is not None and existing["Labels"].get(KEY_LABEL) != key_id:
+            # The lab's key was lost (another EDGEWRIGHT_HOME, a wiped cache): a node that trusts only the
+            # old key would be unreachable, so it is made anew.
+            self.log(f"re-creating {name}: it trusts another SSH key than this lab's")
+            podman.run(["rm", "--force", "--time", "5", name])
+            existing = None
         if existing is not None:
             if existing["State"] != "running":
                 self.log(f"starting {name}")
@@ -234,6 +243,8 @@ class Lab:
             f"{LAB_LABEL}={self.spec.name}",
             "--label",
             f"{INDEX_LABEL}={index}",
+            "--label",
+            f"{KEY_LABEL}={key_id}",
             "--network",
             self.spec.network,
             "--ip",

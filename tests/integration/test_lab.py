@@ -38,6 +38,18 @@ def node_exec(node: str, script: str) -> str:
     return podman.text(["exec", node, "bash", "-c", script])
 
 
+def ansible_ping(inventory) -> str:
+    ping = subprocess.run(
+        ["ansible", "-i", str(inventory), "edge_nodes", "-m", "ansible.builtin.ping", "-o"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    return ping.stdout
+
+
 @pytest.fixture
 def inventory(tmp_path):
     return tmp_path / "hosts.yml"
@@ -66,15 +78,7 @@ def test_up_gives_booted_nodes_with_a_tpm_reachable_over_ssh(lab, inventory):
     assert {r["stage"] for r in rows} == {"bare"}
 
     # The inventory it wrote is what Ansible uses: every node answers over SSH.
-    ping = subprocess.run(
-        ["ansible", "-i", str(inventory), "edge_nodes", "-m", "ansible.builtin.ping", "-o"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert ping.returncode == 0, ping.stdout + ping.stderr
-    assert ping.stdout.count("SUCCESS") == 2
+    assert ansible_ping(inventory).count("SUCCESS") == 2
 
     # Each node has a TPM of its own: a different endorsement key on each.
     tcti = "TPM2TOOLS_TCTI=swtpm:host=127.0.0.1,port=2321"
@@ -95,6 +99,15 @@ def test_a_second_up_gives_the_same_lab(lab, inventory):
     assert container_ids(LAB) == before_ids
     assert inventory.read_bytes() == before_inventory
     assert "creating" not in again.stderr
+
+
+def test_nodes_are_remade_when_the_lab_key_is_lost(lab, inventory, tmp_path):
+    other_home = {"EDGEWRIGHT_HOME": str(tmp_path / "other-home")}
+    args = ["lab", "up", "--name", LAB, "--nodes", "2", "--subnet", SUBNET, "--inventory", str(inventory)]
+    again = edgewright(*args, env=other_home)
+    assert again.returncode == 0, again.stderr
+    assert "re-creating tlab-1" in again.stderr
+    assert ansible_ping(inventory).count("SUCCESS") == 2
 
 
 def test_up_restarts_a_stopped_node_and_shrinks_to_the_asked_size(lab, inventory):

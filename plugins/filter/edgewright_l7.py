@@ -66,7 +66,7 @@ def lb_plan(
         )
         return {"port_map": port_map.to_dict(), "envoy_local_config": envoy_config(parsed, port_map, listen)}
     except (PortMapError, SourceError) as err:
-        raise AnsibleFilterError(f"lb_apps: {err}") from None
+        raise AnsibleFilterError(f"loadbalancer_apps: {err}") from None
 
 
 def cluster_services_plan(services: Any) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def cluster_services_plan(services: Any) -> dict[str, Any]:
     try:
         return plan_cluster_services(services)
     except SourceError as err:
-        raise AnsibleFilterError(f"cluster_services: {err}") from None
+        raise AnsibleFilterError(f"cluster_services_list: {err}") from None
 
 
 def bad_networks(values: Any) -> list[Any]:

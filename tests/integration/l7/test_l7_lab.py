@@ -122,7 +122,7 @@ def lb_topology(apps: list[dict], **lb_vars) -> dict:
         "children": {
             "loadbalancers": {
                 "hosts": {"l7-1": {"keepalived_priority": 150}, "l7-2": {"keepalived_priority": 100}},
-                "vars": {"lb_apps": apps, **lb_vars},
+                "vars": {"loadbalancer_apps": apps, **lb_vars},
             },
             "lb_vrrp_pairs": {
                 "hosts": {
@@ -226,10 +226,14 @@ def test_config_envoy_refuses_is_rejected_and_the_running_one_keeps_serving(lab)
         ([{**APPS[0], "ports": "sctp:5000"}], {}, "protocol 'sctp'"),
         (
             [{**APPS[0], "ports": "tcp:8000-8010"}],
-            {"lb_kind": "dedicated"},
+            {"loadbalancer_kind": "dedicated"},
             "port range tcp:8000-8010 cannot be carried by a dedicated load balancer",
         ),
-        (APPS, {"lb_kind": "dedicated"}, "a dedicated load balancer carries exactly one app, got 2"),
+        (
+            APPS,
+            {"loadbalancer_kind": "dedicated"},
+            "a dedicated load balancer carries exactly one app, got 2",
+        ),
         (
             [{**APPS[0], "backends": [f"{WEB}:8080"]}],
             {},
@@ -295,7 +299,7 @@ def test_sidecar_takes_listeners_from_xds_and_switches_routing_live(lab, tmp_pat
                     "envoy_xds_port": XDS_PORT,
                     "envoy_transparent_proxy": True,
                     "envoy_transparent_ports": [8080],
-                    "cluster_services": [
+                    "cluster_services_list": [
                         {
                             "name": "web.default.svc.cluster.local",
                             "port": 80,

@@ -30,6 +30,12 @@ def register(subparsers) -> None:
         default=1.0,
         help="seconds between checks of the source (default: %(default)s)",
     )
+    serve.add_argument(
+        "--max-nodes",
+        type=int,
+        default=512,
+        help="Envoy nodes served at once; each holds one stream thread (default: %(default)s)",
+    )
     serve.add_argument("--check", action="store_true", help="only check the source and exit")
     serve.set_defaults(func=serve_command)
 
@@ -44,14 +50,14 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.check:
         print(f"{args.source}: {len(source.clusters)} clusters, {len(source.nodes)} nodes: ok")
         return 0
-    if args.poll_interval <= 0:
-        print("edgewright xds serve: --poll-interval must be positive", file=sys.stderr)
+    if args.poll_interval <= 0 or args.max_nodes < 1:
+        print("edgewright xds serve: --poll-interval and --max-nodes must be positive", file=sys.stderr)
         return 2
     cache = SnapshotCache(source)
     watcher = SourceWatcher(args.source, cache)
     watcher.poll()
     try:
-        server, port = start_server(cache, args.listen)
+        server, port = start_server(cache, args.listen, max_nodes=args.max_nodes)
     except (OSError, RuntimeError) as err:
         print(f"edgewright xds serve: cannot listen on {args.listen}: {err}", file=sys.stderr)
         return 1

@@ -223,12 +223,15 @@ class SourceWatcher:
         return True
 
 
-def start_server(cache: SnapshotCache, listen: str, max_workers: int = 32) -> tuple[grpc.Server, int]:
+def start_server(cache: SnapshotCache, listen: str, max_nodes: int = 512) -> tuple[grpc.Server, int]:
     """Serve ADS on LISTEN ('host:port'; port 0 picks one). Returns the server and its bound port.
 
-    Each connected Envoy holds one worker thread for its stream, so MAX_WORKERS bounds the nodes served.
+    Each connected Envoy holds one worker thread for its stream; a node beyond MAX_NODES is refused with
+    RESOURCE_EXHAUSTED (Envoy retries) rather than left hanging.
     """
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers))
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_nodes + 1), maximum_concurrent_rpcs=max_nodes
+    )
     ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(AggregatedDiscovery(cache), server)
     port = server.add_insecure_port(listen)
     if port == 0:

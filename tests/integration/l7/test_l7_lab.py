@@ -361,6 +361,7 @@ def test_sidecar_takes_listeners_from_xds_and_switches_routing_live(lab, tmp_pat
             "l7-4", "curl", "-s", "http://127.0.0.1:9901/stats?filter=^tcp.transparent.downstream_cx_total"
         )
         assert int(stats.split(":")[1]) >= 1
+        assert json.loads(node("l7-4", "cat", "/var/lib/edgewright/lifecycle.json"))["stage"] == "serving"
     finally:
         server.stop(grace=0)
 

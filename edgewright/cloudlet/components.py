@@ -161,7 +161,7 @@ class Cloudlet(pulumi.ComponentResource):
         self.register_outputs({"cloudlet": self.ansible_outputs()})
 
     def ansible_outputs(self) -> dict[str, Any]:
-        """The stack output the inventory plugin reads (groups root_lb, dedicated_lb, kube_nodes, platform)."""
+        """The stack output the inventory plugin reads: groups root_lb, dedicated_lb, kube_nodes, platform."""
         return {
             "name": self.plan.config.name,
             "orchestrator": self.plan.config.orchestrator.value,

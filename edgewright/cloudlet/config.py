@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -69,7 +69,7 @@ class CloudletConfig:
     access: Access = Access.DIRECT
     internal_cidr: str = "10.20.0.0/24"
     remap_start: int = DEFAULT_REMAP_START
-    previous_port_map: PortMap = PortMap()
+    previous_port_map: PortMap = field(default_factory=PortMap)
     # The central controller the platform host dials out to (nothing dials in).
     controller_url: str = ""
 

@@ -455,7 +455,7 @@ class VirtualMachineArgs:
 
 class VirtualMachine(Resource):
     uuid: pulumi.Output[str]
-    guestIp: pulumi.Output[str | None]  # noqa: N815 - the provider's output name
+    guestIp: pulumi.Output[str | None]
 
     def __init__(
         self, name: str, args: VirtualMachineArgs, opts: pulumi.ResourceOptions | None = None

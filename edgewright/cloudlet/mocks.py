@@ -16,6 +16,12 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 PROJECT = "edgewright-cloudlet"
+KIND_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- name: kind
+  cluster: {server: "https://127.0.0.1:6443"}
+"""
 
 
 @dataclass
@@ -38,6 +44,9 @@ class CloudletMocks(pulumi.runtime.Mocks):
         if args.typ == "gcp:container/cluster:Cluster":
             outputs.setdefault("endpoint", "203.0.113.200")
             outputs.setdefault("masterAuth", {"clusterCaCertificate": "Q0E="})
+        if args.typ == "pulumi-python:dynamic:Resource" and "config" in args.inputs:
+            # A kind cluster: the kubeconfig kind would print.
+            outputs["kubeconfig"] = KIND_KUBECONFIG
         if args.typ == "gcp:compute/address:Address":
             outputs.setdefault("address", "203.0.113.250")
         return f"{args.name}-id", outputs

@@ -21,7 +21,7 @@ class HostResult:
 
     name: str
     role: str
-    address: pulumi.Input[str]
+    address: pulumi.Input[str] | None  # None: a workload, not a machine
     public_ip: pulumi.Input[str] | None = None
 
 

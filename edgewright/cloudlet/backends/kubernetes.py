@@ -75,7 +75,7 @@ def envoy_load_balancer(
                             "image": image,
                             "args": ["-c", "/etc/envoy/envoy.yaml"],
                             "ports": container_ports,
-                            "readinessProbe": {"exec": {"command": ["sh", "-c", _ready_check()]}},
+                            "readinessProbe": {"exec": {"command": ["bash", "-c", _ready_check()]}},
                             "volumeMounts": [{"name": "config", "mountPath": "/etc/envoy"}],
                         }
                     ],
@@ -122,7 +122,9 @@ def _on_control_plane() -> dict:
 
 
 def _ready_check() -> str:
-    return f"exec 3<>/dev/tcp/127.0.0.1/{ADMIN_PORT} && printf 'GET /ready HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q LIVE <&3"
+    # Envoy's admin port stays on loopback, so the probe asks /ready from inside the pod (bash's /dev/tcp).
+    request = "printf 'GET /ready HTTP/1.0\\r\\n\\r\\n' >&3"
+    return f"exec 3<>/dev/tcp/127.0.0.1/{ADMIN_PORT} && {request} && grep -q LIVE <&3"
 
 
 def platform_workload(

@@ -69,7 +69,8 @@ class VsphereSettings:
             raise CloudletConfigError(f"{SECTION}: unknown setting(s) {', '.join(unknown)}")
         if password is None:
             raise CloudletConfigError(
-                "edgewright:vspherePassword is not set (pulumi config set --secret edgewright:vspherePassword ...)"
+                "edgewright:vspherePassword is not set "
+                "(pulumi config set --secret edgewright:vspherePassword ...)"
             )
         prefix = setting(raw, SECTION, "externalPrefix", int, 24)
         if not 1 <= prefix <= 32:

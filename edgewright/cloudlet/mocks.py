@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -81,12 +82,20 @@ def stack_config(settings: dict[str, Any], secrets: dict[str, str] | None = None
 
 
 def evaluate(
-    settings: dict[str, Any], *, secrets: dict[str, str] | None = None, stack: str = "test"
+    settings: dict[str, Any],
+    *,
+    secrets: dict[str, str] | None = None,
+    stack: str = "test",
+    mocks: CloudletMocks | None = None,
 ) -> tuple[CloudletMocks, Any]:
-    """Run the cloudlet program under mocks; return the recorded resources and the resolved outputs."""
+    """Run the cloudlet program under mocks; return the recorded resources and the resolved outputs.
+
+    Pass ``mocks`` to see what was registered even when the program raises."""
     from edgewright.cloudlet.program import run
 
-    mocks = CloudletMocks()
+    mocks = mocks if mocks is not None else CloudletMocks()
+    SETTINGS.rpc_manager.clear()
+    SETTINGS.outputs.clear()
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config(
         stack_config(settings, secrets), secret_keys=[f"edgewright:{key}" for key in secrets or {}]

@@ -64,8 +64,8 @@ class CloudletMocks(pulumi.runtime.Mocks):
     def of_type(self, type_: str) -> list[RecordedResource]:
         return [resource for resource in self.resources if resource.type == type_]
 
-    def named(self, name: str) -> RecordedResource:
-        matches = [resource for resource in self.resources if resource.name == name]
+    def named(self, name: str, type_: str | None = None) -> RecordedResource:
+        matches = [r for r in self.resources if r.name == name and type_ in (None, r.type)]
         if len(matches) != 1:
             raise KeyError(f"{len(matches)} resources named {name!r}")
         return matches[0]

@@ -30,6 +30,13 @@ class Rule:
     port_min: int | None = None
     port_max: int | None = None
 
+    @property
+    def key(self) -> str:
+        """A name from what the rule is, so adding an app never renames (and replaces) other rules."""
+        ports = "all" if self.port_min is None else f"{self.port_min}-{self.port_max}"
+        remote = self.remote.replace("/", "_").replace(".", "-")
+        return f"{self.protocol}-{ports}-{remote}"
+
 
 @dataclass(frozen=True)
 class SecurityGroupSpec:

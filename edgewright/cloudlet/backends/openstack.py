@@ -93,9 +93,9 @@ class OpenStackBackend(Backend):
                 group.name, name=group.name, delete_default_rules=False, opts=opts
             )
             self._groups[group.name] = sec_group
-            for index, rule in enumerate(group.rules):
+            for rule in group.rules:
                 openstack.networking.SecGroupRule(
-                    f"{group.name}-{index}",
+                    f"{group.name}-{rule.key}",
                     security_group_id=sec_group.id,
                     direction="ingress",
                     ethertype="IPv4",

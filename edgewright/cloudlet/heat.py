@@ -20,6 +20,15 @@ if TYPE_CHECKING:
     from edgewright.cloudlet.backends.openstack import OpenStackSettings
 
 HEAT_VERSION = "2018-08-31"
+
+
+class _IndentedDumper(yaml.SafeDumper):
+    """Indents lists under their key, as yamllint and most hand-written Heat templates do."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
 TEMPLATE = "cloudlet.yaml"
 
 
@@ -162,7 +171,9 @@ openstack stack delete --yes --wait {name}
 
 def render_artefacts(plan: CloudletPlan, settings: OpenStackSettings) -> dict[str, str]:
     """The files the operator runs: the Heat template and the scripts that apply and remove it."""
-    template = yaml.safe_dump(heat_template(plan, settings), sort_keys=False, width=110)
+    template = yaml.dump(
+        heat_template(plan, settings), Dumper=_IndentedDumper, sort_keys=False, width=110, explicit_start=True
+    )
     name = plan.config.name
     return {
         TEMPLATE: template,

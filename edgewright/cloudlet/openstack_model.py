@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from edgewright.cloudlet.config import DataPath
 from edgewright.cloudlet.plan import CloudletPlan, HostPlan, LoadBalancerPlan, Role
+from edgewright.portmap import PortRange
 
 ANYWHERE = "0.0.0.0/0"
 SELF = "self"  # a rule whose remote is the same security group (the VRRP pair)
@@ -83,9 +84,24 @@ class OpenStackLayout:
         return next(port for port in self.ports if port.name == name)
 
 
+def merged(ranges: tuple[PortRange, ...]) -> list[PortRange]:
+    """Touching ranges of one protocol as one: remapped ports sit side by side, and Neutron's default
+    quota is 100 rules per security group."""
+    result: list[PortRange] = []
+    for port_range in sorted(ranges):
+        last = result[-1] if result else None
+        if last and last.protocol == port_range.protocol and port_range.start <= last.end + 1:
+            result[-1] = PortRange(last.protocol, last.start, max(last.end, port_range.end))
+        else:
+            result.append(port_range)
+    return result
+
+
 def lb_rules(lb: LoadBalancerPlan, internal_cidr: str) -> tuple[Rule, ...]:
     """The LB's security group: its public ports from anywhere, SSH from inside, VRRP within a pair."""
-    public = tuple(Rule(r.protocol.value, ANYWHERE, r.start, r.end) for r in lb.port_map.public_ranges())
+    public = tuple(
+        Rule(r.protocol.value, ANYWHERE, r.start, r.end) for r in merged(lb.port_map.public_ranges())
+    )
     own = (Rule("tcp", internal_cidr, 22, 22),)
     vrrp = (Rule("vrrp", SELF),) if lb.redundant else ()
     return public + own + vrrp

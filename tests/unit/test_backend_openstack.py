@@ -42,18 +42,21 @@ def settings(data_path: str = "router", redundancy: str = "vip") -> dict:
     }
 
 
-def public_rules(mocks, group: str) -> set[tuple[str, int, int]]:
+def public_rules(mocks, group: str) -> set[tuple[str, int]]:
+    """Every (protocol, port) the group opens to the internet."""
     return {
-        (rule.inputs["protocol"], int(rule.inputs["portRangeMin"]), int(rule.inputs["portRangeMax"]))
+        (rule.inputs["protocol"], port)
         for rule in mocks.of_type(RULE)
         if rule.inputs["securityGroupId"] == f"{group}-id"
         and rule.inputs.get("remoteIpPrefix") == "0.0.0.0/0"
+        for port in range(int(rule.inputs["portRangeMin"]), int(rule.inputs["portRangeMax"]) + 1)
     }
 
 
-def port_map_ranges(output: dict) -> set[tuple[str, int, int]]:
+def port_map_ranges(output: dict) -> set[tuple[str, int]]:
+    """Every (protocol, public port) of an LB's port map."""
     port_map = PortMap.from_dict(output["portMap"])
-    return {(r.protocol.value, r.start, r.end) for r in port_map.public_ranges()}
+    return {(r.protocol.value, port) for r in port_map.public_ranges() for port in range(r.start, r.end + 1)}
 
 
 def instance_ports(mocks, name: str) -> list:
@@ -70,14 +73,16 @@ def test_security_group_rules_equal_the_port_maps(router_vip):
     mocks, outputs = router_vip
     assert public_rules(mocks, "site-rootlb-sg") == port_map_ranges(outputs["rootLb"])
     assert public_rules(mocks, "site-rootlb-sg") == {
-        ("tcp", 80, 80),
-        ("tcp", 443, 443),
-        ("tcp", 10000, 10000),  # api's tcp:80, remapped
-        ("udp", 5000, 5002),
+        ("tcp", 80),
+        ("tcp", 443),
+        ("tcp", 10000),  # api's tcp:80, remapped
+        ("udp", 5000),
+        ("udp", 5001),
+        ("udp", 5002),
     }
     for lb in outputs["dedicatedLbs"]:
         assert public_rules(mocks, f"{lb['name']}-sg") == port_map_ranges(lb)
-    assert public_rules(mocks, "site-game-lb-sg") == {("udp", 7000, 7010)}
+    assert public_rules(mocks, "site-game-lb-sg") == {("udp", port) for port in range(7000, 7011)}
     # Nothing from the internet reaches the cluster or the platform host.
     assert public_rules(mocks, "site-k8s-sg") == set()
     assert [r for r in mocks.of_type(RULE) if r.inputs["securityGroupId"] == "site-platform-sg-id"] == []
@@ -127,7 +132,7 @@ def test_each_dedicated_lb_has_its_own_public_ip(router_vip):
     assert mocks.named("site-game-lb-ext", PORT).inputs["fixedIps"][0]["ipAddress"] == "198.51.100.11"
     assert mocks.named("site-video-lb-ext", PORT).inputs["fixedIps"][0]["ipAddress"] == "198.51.100.12"
     # video keeps its port 443 on its own LB, although web holds 443 on the root LB.
-    assert port_map_ranges(outputs["dedicatedLbs"][1]) == {("tcp", 443, 443)}
+    assert port_map_ranges(outputs["dedicatedLbs"][1]) == {("tcp", 443)}
 
 
 def test_lb_hosts_use_the_lb_flavor_and_nodes_the_node_flavor(router_vip):
@@ -194,3 +199,16 @@ def test_outputs_are_plain_json_for_ansible(router_vip):
     _, outputs = router_vip
     assert json.loads(json.dumps(outputs)) == outputs
     assert outputs["kubernetes"]["endpoint"] == "https://10.20.0.160:6443"
+
+
+def test_side_by_side_ports_share_one_rule():
+    many = settings()
+    many["cloudlet"]["apps"] = [{"name": f"app{i}", "ports": "tcp:80"} for i in range(150)]
+    mocks, outputs = evaluate(many)
+    rules = [r.inputs for r in mocks.of_type(RULE) if r.inputs.get("remoteIpPrefix") == "0.0.0.0/0"]
+    # app0 keeps 80; the other 149 are remapped to 10000-10148: two rules, under Neutron's quota of 100.
+    assert sorted((int(r["portRangeMin"]), int(r["portRangeMax"])) for r in rules) == [
+        (80, 80),
+        (10000, 10148),
+    ]
+    assert public_rules(mocks, "site-rootlb-sg") == port_map_ranges(outputs["rootLb"])

@@ -71,3 +71,18 @@ def test_envoy_binds_the_mapped_ports_on_the_control_plane(kind):
     assert pod["nodeSelector"] == {"node-role.kubernetes.io/control-plane": ""}
     host_ports = {int(p["hostPort"]) for p in pod["containers"][0]["ports"]}
     assert host_ports == {8080, 10000}
+
+
+def test_metallb_range_forms():
+    from edgewright.cloudlet.backends.kind import metallb_addresses
+    from edgewright.cloudlet.config import CloudletConfigError
+
+    assert metallb_addresses("172.18.0.10-172.18.0.12") == ("172.18.0.10", "172.18.0.11", "172.18.0.12")
+    assert metallb_addresses("172.18.0.8/30") == ("172.18.0.9", "172.18.0.10")
+    for bad, message in [
+        ("172.18.0.12-172.18.0.10", "ends before it starts"),
+        ("10.0.0.0-10.1.0.0", "more than 1024"),
+        ("metallb", "is not an address range"),
+    ]:
+        with pytest.raises(CloudletConfigError, match=message):
+            metallb_addresses(bad)

@@ -50,13 +50,9 @@ options:
 EXAMPLES = r"""
 # inventories/berlin.edgewright_cloudlet.yml, after
 #   pulumi -C stacks stack output --json --stack berlin-1 > inventories/berlin-1.outputs.json
+# (or, instead of outputs_file, ask the Pulumi CLI: "stack: berlin-1" and "project_dir: ../stacks")
 plugin: edgewright_cloudlet
 outputs_file: berlin-1.outputs.json
-
-# or ask the Pulumi CLI directly
-plugin: edgewright_cloudlet
-stack: berlin-1
-project_dir: ../stacks
 """
 
 GROUPS = ("root_lb", "dedicated_lb", "kube_nodes", "platform")

@@ -275,10 +275,25 @@ def vm_state(vm: vim.VirtualMachine, datacenter: vim.Datacenter) -> dict[str, An
     }
 
 
+def _normalized(props: dict[str, Any]) -> dict[str, Any]:
+    """Props as vSphere holds them; whole numbers as int, since the engine hands numbers over as floats."""
+    normalized = dict(props)
+    # vSphere cannot hold an empty extraConfig value (setting one removes the key): empty means absent.
+    normalized["guestinfo"] = {
+        k: str(v) for k, v in (props.get("guestinfo") or {}).items() if v not in ("", None)
+    }
+    for key in ("numCpus", "memoryMb"):
+        value = normalized.get(key)
+        if isinstance(value, float) and value.is_integer():
+            normalized[key] = int(value)
+    return normalized
+
+
 class VirtualMachineProvider(ResourceProvider):
     """Create, read, update and delete one VM cloned from a template."""
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
+        news = _normalized(news)
         failures = []
         for key in ("datacenter", "name", "template", "hostname"):
             if not news.get(key):
@@ -299,6 +314,7 @@ class VirtualMachineProvider(ResourceProvider):
         return pulumi.dynamic.CheckResult(news, failures)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        props = _normalized(props)
         connection = Connection.from_props(props)
         with session(connection) as content:
             datacenter = find_datacenter(content, props["datacenter"])
@@ -351,6 +367,7 @@ class VirtualMachineProvider(ResourceProvider):
             return ReadResult(id_, {**props, **vm_state(vm, datacenter)})
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        olds, news = _normalized(olds), _normalized(news)
         replaces = [key for key in VM_REPLACE_KEYS if olds.get(key) != news.get(key)]
         changed = [key for key in VM_UPDATE_KEYS if olds.get(key) != news.get(key)]
         if olds.get("connection", {}).get("host") != news.get("connection", {}).get("host"):
@@ -363,6 +380,7 @@ class VirtualMachineProvider(ResourceProvider):
         )
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        olds, news = _normalized(olds), _normalized(news)
         with session(Connection.from_props(news)) as content:
             datacenter = find_datacenter(content, news["datacenter"])
             vm = find_vm(content, datacenter, id_)

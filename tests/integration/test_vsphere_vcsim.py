@@ -7,17 +7,12 @@ the networks "VM Network" (standard) and DC0_DVPG0 (distributed), and VM DC0_C0_
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pyVmomi import vim
 
+from edgewright.cloudlet.vcsim import free_port, running_vcsim
 from edgewright.cloudlet.vsphere import (
     Connection,
     FolderProvider,
@@ -33,44 +28,10 @@ from edgewright.cloudlet.vsphere import (
 TEMPLATE = "DC0_C0_RP0_VM0"
 
 
-def vcsim_binary() -> str:
-    candidates = [
-        os.environ.get("EDGEWRIGHT_VCSIM", ""),
-        str(Path.home() / ".cache/edgewright/bin/vcsim"),
-        shutil.which("vcsim") or "",
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return candidate
-    pytest.fail("vcsim is not built: run scripts/setup (scripts/setup.d/30-vsphere.sh builds it)")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def vcsim() -> Iterator[Connection]:
-    port = free_port()
-    process = subprocess.Popen(
-        [vcsim_binary(), "-l", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    connection = Connection("127.0.0.1", "user", "pass", port=port, insecure=True)
-    try:
-        for _ in range(100):  # up to 10 s
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"vcsim did not listen on port {port}")
+    with running_vcsim() as connection:
         yield connection
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def vm_props(connection: Connection, name: str, **overrides) -> dict:

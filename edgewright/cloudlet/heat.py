@@ -112,15 +112,17 @@ def heat_template(plan: CloudletPlan, settings: OpenStackSettings) -> dict[str, 
         }
     for server in layout.servers:
         lb = server.role in (Role.ROOT_LB, Role.DEDICATED_LB)
+        # Nova rejects an empty key name, so the key is named only when the operator gave one.
+        key = {"key_name": {"get_param": "key_name"}} if settings.key_pair else {}
         resources[heat_name(server.name)] = {
             "type": "OS::Nova::Server",
             "properties": {
                 "name": server.name,
                 "image": {"get_param": "image"},
                 "flavor": {"get_param": "lb_flavor" if lb else "flavor"},
-                "key_name": {"get_param": "key_name"},
                 "networks": [{"port": _ref(port)} for port in server.ports],
                 "metadata": {"edgewright-role": server.role.value, "edgewright-cloudlet": name},
+                **key,
             },
         }
     outputs = {
@@ -142,7 +144,7 @@ def heat_template(plan: CloudletPlan, settings: OpenStackSettings) -> dict[str, 
             "image": {"type": "string", "default": settings.image},
             "flavor": {"type": "string", "default": settings.flavor},
             "lb_flavor": {"type": "string", "default": settings.lb_flavor},
-            "key_name": {"type": "string", "default": settings.key_pair or ""},
+            **({"key_name": {"type": "string", "default": settings.key_pair}} if settings.key_pair else {}),
         },
         "resources": resources,
         "outputs": outputs,

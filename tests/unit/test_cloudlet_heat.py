@@ -129,3 +129,16 @@ def test_scripts_are_valid_shell_and_written_executable(tmp_path):
     write_artefacts(artefacts, tmp_path / "out")
     assert os.access(tmp_path / "out" / "deploy.sh", os.X_OK)
     assert (tmp_path / "out" / TEMPLATE).read_text() == artefacts[TEMPLATE]
+
+
+def test_a_key_pair_is_named_only_when_given():
+    assert "key_name" not in yaml.safe_load(render("none-vip")[TEMPLATE])["parameters"]
+    with_key = OpenStackSettings.parse(
+        {"externalNetwork": "ext", "image": "i", "flavor": "f", "keyPair": "ops"}
+    )
+    cloudlet = {"name": "k", "publicIps": ["198.51.100.30"], "apps": APPS[:1]}
+    template = yaml.safe_load(
+        render_artefacts(plan_cloudlet(parse_cloudlet("openstack", cloudlet)), with_key)[TEMPLATE]
+    )
+    assert template["parameters"]["key_name"]["default"] == "ops"
+    assert template["resources"]["k_platform"]["properties"]["key_name"] == {"get_param": "key_name"}

@@ -9,12 +9,18 @@ backend. Every error is a :class:`CloudletConfigError` naming the config key tha
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from edgewright.portmap import DEFAULT_REMAP_START, AppPorts, PortMap, PortMapError
+
+# Names end up in Kubernetes object names and DNS labels (at most 63 characters, lowercase):
+# "<cloudlet>-<app>-lb-envoy" must fit.
+CLOUDLET_NAME = re.compile(r"[a-z][a-z0-9-]{0,19}")
+APP_NAME = re.compile(r"[a-z][a-z0-9-]{0,29}")
 
 
 class CloudletConfigError(ValueError):
@@ -115,8 +121,11 @@ def parse_apps(raw: Any) -> tuple[AppConfig, ...]:
         entry = _section(entry, key)
         _reject_unknown(entry, key, {"name", "ports", "dedicatedLb", "namespace"})
         name = entry.get("name")
-        if not isinstance(name, str) or not name:
-            raise CloudletConfigError(f"{key}.name must be a non-empty string")
+        if not isinstance(name, str) or not APP_NAME.fullmatch(name):
+            raise CloudletConfigError(
+                f"{key}.name must be 1-30 lowercase letters, digits and '-', starting with a letter; "
+                f"got {name!r}"
+            )
         if "ports" not in entry:
             raise CloudletConfigError(
                 f"{key}.ports is missing for app {name!r} (e.g. 'tcp:80,udp:5000-5010')"
@@ -158,9 +167,10 @@ def parse_cloudlet(orchestrator: Any, cloudlet: Any, previous_port_map: Any = No
     }
     _reject_unknown(section, "edgewright:cloudlet", known)
     name = section.get("name")
-    if not isinstance(name, str) or not name.replace("-", "").isalnum() or not name[0].isalpha():
+    if not isinstance(name, str) or not CLOUDLET_NAME.fullmatch(name):
         raise CloudletConfigError(
-            f"edgewright:cloudlet.name must be letters, digits and '-', starting with a letter; got {name!r}"
+            "edgewright:cloudlet.name must be 1-20 lowercase letters, digits and '-', "
+            f"starting with a letter; got {name!r}"
         )
     public_ips = section.get("publicIps", [])
     if not isinstance(public_ips, list) or not public_ips:

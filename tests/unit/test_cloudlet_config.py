@@ -31,8 +31,11 @@ def test_defaults():
         (
             "openstack",
             {**MINIMAL, "apps": [{"ports": "tcp:80"}]},
-            r"apps\[0\].name must be a non-empty string",
+            r"apps\[0\].name must be 1-30 lowercase",
         ),
+        ("openstack", {**MINIMAL, "apps": [{"name": "Web", "ports": "tcp:80"}]}, r"got 'Web'"),
+        ("openstack", {**MINIMAL, "name": "Berlin"}, r"cloudlet.name must be 1-20 lowercase.*got 'Berlin'"),
+        ("openstack", {**MINIMAL, "name": "a" * 21}, r"cloudlet.name must be 1-20 lowercase"),
         ("openstack", {**MINIMAL, "apps": [{"name": "web"}]}, r"apps\[0\].ports is missing for app 'web'"),
         (
             "openstack",

@@ -24,11 +24,16 @@ def _previous_port_map(config: pulumi.Config) -> Any:
     path = config.get("portMapFile")
     if not path or not Path(path).exists():
         return None
-    document = json.loads(Path(path).read_text())
-    # Accept both the bare map and `pulumi stack output --json` (whose cloudlet output carries it).
-    if "cloudlet" in document:
-        return document["cloudlet"]["rootLb"]["portMap"]
-    return document
+    try:
+        document = json.loads(Path(path).read_text())
+        # Accept both the bare map and `pulumi stack output --json` (whose cloudlet output carries it).
+        if "cloudlet" in document:
+            return document["cloudlet"]["rootLb"]["portMap"]
+        return document
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise CloudletConfigError(
+            f"edgewright:portMapFile: {path} is neither a port map nor the stack's outputs ({error})"
+        ) from error
 
 
 def make_backend(plan: CloudletPlan, config: pulumi.Config) -> Backend:

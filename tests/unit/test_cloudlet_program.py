@@ -134,3 +134,12 @@ def test_port_assignments_survive_a_run_through_the_port_map_file(tmp_path, monk
     settings["cloudlet"]["apps"] = [{"name": "api", "ports": "tcp:80"}]
     _, second = evaluate(settings)
     assert {m["app"]: m["public"] for m in second["rootLb"]["portMap"]["mappings"]} == {"api": 10000}
+
+
+def test_an_unreadable_port_map_file_is_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "portmap.json").write_text('{"cloudlet": {"rootLb": {}}}')
+    mocks = CloudletMocks()
+    with pytest.raises(CloudletConfigError, match=r"portMapFile: portmap\.json is neither a port map"):
+        evaluate({**BASE, "portMapFile": "portmap.json"}, mocks=mocks)
+    assert mocks.resources == []

@@ -85,9 +85,8 @@ def main() -> None:
     for orchestrator in args.orchestrators:
         for apps in SIZES:
             plan_s, run_s, resources = measure(orchestrator, apps, args.repeat)
-            print(
-                f"{orchestrator:<12} {apps:>5} {plan_s:>8.3f} {run_s:>10.3f} {resources:>10} {1000 * run_s / apps:>8.2f}"
-            )
+            per_app_ms = 1000 * run_s / apps
+            print(f"{orchestrator:<12} {apps:>5} {plan_s:>8.3f} {run_s:>10.3f} {resources:>10} {per_app_ms:>8.2f}")
 
 
 if __name__ == "__main__":

@@ -63,7 +63,9 @@ def main() -> None:
         supports_check_mode=True,
     )
     path = module.params["path"]
-    record, changed = apply(load(path), module.params["stage"], module.params["state"] == "present", utc_now())
+    record, changed = apply(
+        load(path), module.params["stage"], module.params["state"] == "present", utc_now()
+    )
     if changed and not module.check_mode:
         save(path, record)
     module.exit_json(changed=changed, stage=current_stage(record), stages=record.get("stages", {}))

@@ -8,7 +8,6 @@ the sidecars speak one dialect.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,8 +216,17 @@ def static_resources(config: NodeConfig) -> dict[str, Any]:
 
 
 def _json(message: Message) -> dict[str, Any]:
-    # Through JSON text, so the result holds plain dicts (MessageToDict may give OrderedDicts).
-    return json.loads(json_format.MessageToJson(message, preserving_proto_field_name=True))
+    return _plain(json_format.MessageToDict(message, preserving_proto_field_name=True))
+
+
+def _plain(value: Any) -> Any:
+    """VALUE with every mapping a plain dict (MessageToDict gives OrderedDicts for Any fields, which Ansible
+    stores only after a warning)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 _HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"

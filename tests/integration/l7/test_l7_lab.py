@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ca_and_server_cert, wait_for
+from l7_peers import ca_and_server_cert, wait_for
 
 from edgewright.lab import podman
 from edgewright.lab.lab import Lab, LabSpec

@@ -13,11 +13,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ca_and_server_cert, http_get, udp_ask, wait_for
+from l7_peers import ca_and_server_cert, http_get, udp_ask, wait_for
 
 from edgewright.xds.model import parse_source
 from edgewright.xds.resources import ads_bootstrap
 from edgewright.xds.server import ServerTls, SnapshotCache, SourceWatcher, start_server
+
+# The fixtures (envoy_factory, backends) live in l7_fixtures rather than in a conftest.py.
+pytest_plugins = ["l7_fixtures"]
 
 REPO = Path(__file__).resolve().parents[3]
 

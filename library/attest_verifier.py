@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 module: attest_verifier
 short_description: Enroll, attest, quarantine and release edge nodes with edgewright's TPM verifier
 description:
-  - Runs on the controller (C(delegate_to: localhost)) against the verifier's directory, where it keeps a
+  - Runs on the controller (delegated to localhost) against the verifier's directory, where it keeps a
     registry of enrolled nodes, golden PCR policies per node class and an evidence log (JSON lines).
   - Each I(action) is one step of a node's enrollment or attestation; the node-side steps are the
     M(tpm_identity), M(tpm_activate_credential) and M(tpm_quote) modules.

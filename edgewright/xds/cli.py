@@ -30,6 +30,9 @@ def register(subparsers) -> None:
         default=1.0,
         help="seconds between checks of the source (default: %(default)s)",
     )
+    serve.add_argument(
+        "--metrics-listen", help="host:port to serve Prometheus metrics on (default: no metrics)"
+    )
     serve.add_argument("--check", action="store_true", help="only check the source and exit")
     serve.set_defaults(func=serve_command)
 
@@ -48,10 +51,20 @@ def serve_command(args: argparse.Namespace) -> int:
         print("edgewright xds serve: --poll-interval must be positive", file=sys.stderr)
         return 2
     cache = SnapshotCache(source)
-    watcher = SourceWatcher(args.source, cache)
+    watcher, discovery = SourceWatcher(args.source, cache), None
+    if args.metrics_listen:
+        from edgewright.metrics.xds import instrumented
+
+        try:
+            watcher, discovery = instrumented(args.source, cache, args.metrics_listen)
+        except (OSError, ValueError) as err:
+            print(
+                f"edgewright xds serve: cannot serve metrics on {args.metrics_listen}: {err}", file=sys.stderr
+            )
+            return 1
     watcher.poll()
     try:
-        server, port = start_server(cache, args.listen)
+        server, port = start_server(cache, args.listen, discovery=discovery)
     except (OSError, RuntimeError) as err:
         print(f"edgewright xds serve: cannot listen on {args.listen}: {err}", file=sys.stderr)
         return 1

@@ -223,13 +223,18 @@ class SourceWatcher:
         return True
 
 
-def start_server(cache: SnapshotCache, listen: str, max_workers: int = 32) -> tuple[grpc.Server, int]:
+def start_server(
+    cache: SnapshotCache, listen: str, max_workers: int = 32, discovery: AggregatedDiscovery | None = None
+) -> tuple[grpc.Server, int]:
     """Serve ADS on LISTEN ('host:port'; port 0 picks one). Returns the server and its bound port.
 
     Each connected Envoy holds one worker thread for its stream, so MAX_WORKERS bounds the nodes served.
+    DISCOVERY replaces the plain servicer over CACHE (e.g. one that counts, for metrics).
     """
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers))
-    ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(AggregatedDiscovery(cache), server)
+    ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(
+        discovery or AggregatedDiscovery(cache), server
+    )
     port = server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")

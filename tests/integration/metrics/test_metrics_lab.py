@@ -193,39 +193,30 @@ def lab(tmp_path_factory, verifier_store):
     source = workdir / "xds-source.yaml"
     source.write_text(yaml.safe_dump({"clusters": {}, "nodes": {}}))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    xds_command = [
+        "edgewright.xds.cli",
+        "xds",
+        "serve",
+        "--source",
+        str(source),
+        "--listen",
+        f"{GATEWAY}:{XDS_PORT}",
+        "--metrics-listen",
+        f"{GATEWAY}:{XDS_METRICS_PORT}",
+    ]
+    verifier_command = [
+        "edgewright.metrics",
+        "verifier",
+        "--store",
+        str(verifier_store.root),
+        "--listen",
+        f"{GATEWAY}:{VERIFIER_METRICS_PORT}",
+    ]
     services = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "edgewright.xds.cli",
-                "serve",
-                "--source",
-                str(source),
-                "--listen",
-                f"{GATEWAY}:{XDS_PORT}",
-                "--metrics-listen",
-                f"{GATEWAY}:{XDS_METRICS_PORT}",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "edgewright.metrics",
-                "verifier",
-                "--store",
-                str(verifier_store.root),
-                "--listen",
-                f"{GATEWAY}:{VERIFIER_METRICS_PORT}",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
+            [sys.executable, "-m", *command], env=env, stdout=subprocess.DEVNULL, stderr=log.open("w")
+        )
+        for command, log in ((xds_command, workdir / "xds.log"), (verifier_command, workdir / "verifier.log"))
     ]
     try:
         yield LabRun(workdir, inventory)
@@ -327,3 +318,22 @@ def test_an_lb_host_that_stops_raises_an_alert_and_its_vip_stays_up(cloudlet):
         assert not firing(PLATFORM, "LoadBalancerVipDown")
     finally:
         podman.run(["start", "met-3"])
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"prometheus_scrape_interval": "often"}, "prometheus_scrape_interval must be a Prometheus duration"),
+        ({"prometheus_remote_write": [{"uri": "http://x"}]}, "each prometheus_remote_write entry needs url"),
+        ({"prometheus_remote_write_receiver": "perhaps"}, "prometheus_remote_write_receiver"),
+        ({"node_exporter_port": 70000}, "node_exporter_port must be within 1-65535"),
+        ({"envoy_metrics_port": "stats"}, "host met-2: envoy_metrics_port must be a port number"),
+    ],
+)
+def test_bad_input_is_named_and_changes_nothing(cloudlet, extra, message):
+    before = node("met-1", "sha256sum", "/etc/prometheus/prometheus.yml", "/etc/default/prometheus")
+    proc = cloudlet.playbook("playbooks/metrics.yml", limit="met-1", extra=extra, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout, proc.stdout[-3000:]
+    assert changed_count(proc.stdout) == 0
+    assert node("met-1", "sha256sum", "/etc/prometheus/prometheus.yml", "/etc/default/prometheus") == before

@@ -327,7 +327,7 @@ def test_an_lb_host_that_stops_raises_an_alert_and_its_vip_stays_up(cloudlet):
         ({"prometheus_remote_write": [{"uri": "http://x"}]}, "each prometheus_remote_write entry needs url"),
         ({"prometheus_remote_write_receiver": "perhaps"}, "prometheus_remote_write_receiver"),
         ({"node_exporter_port": 70000}, "node_exporter_port must be within 1-65535"),
-        ({"envoy_metrics_port": "stats"}, "host met-2: envoy_metrics_port must be a port number"),
+        ({"prometheus_xds_targets": ["controller"]}, "xds target 'controller' is not host:port"),
     ],
 )
 def test_bad_input_is_named_and_changes_nothing(cloudlet, extra, message):

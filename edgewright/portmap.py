@@ -35,6 +35,7 @@ Rules
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -147,17 +148,24 @@ class PortMap:
     def __post_init__(self) -> None:
         ordered = tuple(sorted(self.mappings, key=lambda m: (m.protocol, m.public, m.app)))
         object.__setattr__(self, "mappings", ordered)
-        for index, mapping in enumerate(ordered):
+        # Sorted by start: a range collides when it starts before the furthest end seen so far.
+        furthest: PortMapping | None = None
+        for mapping in ordered:
             _check_range(mapping.app, mapping.internal_range)
             _check_range(mapping.app, mapping.public_range)
-            for earlier in ordered[:index]:
-                if mapping.public_range.overlaps(earlier.public_range):
-                    raise PortMapError(
-                        f"public ports {mapping.public_range} of app {mapping.app!r} collide with "
-                        f"{earlier.public_range} of app {earlier.app!r}",
-                        app=mapping.app,
-                        port=str(mapping.public_range),
-                    )
+            if furthest is not None and mapping.public_range.overlaps(furthest.public_range):
+                raise PortMapError(
+                    f"public ports {mapping.public_range} of app {mapping.app!r} collide with "
+                    f"{furthest.public_range} of app {furthest.app!r}",
+                    app=mapping.app,
+                    port=str(mapping.public_range),
+                )
+            if (
+                furthest is None
+                or furthest.protocol != mapping.protocol
+                or mapping.public_range.end > furthest.public_range.end
+            ):
+                furthest = mapping
 
     @property
     def apps(self) -> tuple[str, ...]:
@@ -237,24 +245,24 @@ def assign_root(
     if not MIN_PORT <= remap_start <= MAX_PORT:
         raise PortMapError(f"remap_start {remap_start} is outside {MIN_PORT}-{MAX_PORT}", port=remap_start)
     _check_unique_apps(apps)
-    taken: list[PortRange] = list(reserved)
+    occupied = _Occupied(reserved)
     kept: dict[tuple[str, PortRange], PortMapping] = {}
     wanted = {(app.app, port_range) for app in apps for port_range in app.ports}
     for mapping in (previous or PortMap()).mappings:
         key = (mapping.app, mapping.internal_range)
-        if key in wanted and key not in kept and _is_free(mapping.public_range, taken):
+        if key in wanted and key not in kept and occupied.is_free(mapping.public_range):
             kept[key] = mapping
-            taken.append(mapping.public_range)
+            occupied.add(mapping.public_range)
 
     mappings = list(kept.values())
     for app in apps:
         for port_range in app.ports:
             if (app.app, port_range) in kept:
                 continue
-            public = _first_free(app.app, port_range, taken, remap_start)
+            public = _first_free(app.app, port_range, occupied, remap_start)
             mapping = PortMapping(app.app, port_range.protocol, port_range.start, public, port_range.count)
             mappings.append(mapping)
-            taken.append(mapping.public_range)
+            occupied.add(mapping.public_range)
     return PortMap(tuple(mappings))
 
 
@@ -315,23 +323,48 @@ def _check_unique_apps(apps: Sequence[AppPorts]) -> None:
         seen.add(app.app)
 
 
-def _is_free(candidate: PortRange, taken: Iterable[PortRange]) -> bool:
-    return not any(candidate.overlaps(other) for other in taken)
+class _Occupied:
+    """The public ports taken so far, per protocol, as sorted disjoint intervals (touching ones merged),
+    so that checking and finding a free block stay fast for thousands of apps."""
+
+    def __init__(self, ranges: Iterable[PortRange] = ()) -> None:
+        self._starts: dict[Protocol, list[int]] = {protocol: [] for protocol in Protocol}
+        self._ends: dict[Protocol, list[int]] = {protocol: [] for protocol in Protocol}
+        for port_range in ranges:
+            self.add(port_range)
+
+    def is_free(self, candidate: PortRange) -> bool:
+        starts, ends = self._starts[candidate.protocol], self._ends[candidate.protocol]
+        index = bisect.bisect_right(starts, candidate.end) - 1  # the last interval starting at or before end
+        return index < 0 or ends[index] < candidate.start
+
+    def add(self, port_range: PortRange) -> None:
+        starts, ends = self._starts[port_range.protocol], self._ends[port_range.protocol]
+        start, end = port_range.start, port_range.end
+        low = bisect.bisect_left(ends, start - 1)  # first interval that touches or follows the new one
+        high = bisect.bisect_right(starts, end + 1)  # past the last interval that touches it
+        if low < high:
+            start, end = min(start, starts[low]), max(end, ends[high - 1])
+        starts[low:high] = [start]
+        ends[low:high] = [end]
+
+    def first_free(self, protocol: Protocol, count: int, at_or_above: int) -> int | None:
+        """The lowest port >= ``at_or_above`` starting ``count`` free ports, None if there is none."""
+        starts, ends = self._starts[protocol], self._ends[protocol]
+        public = at_or_above
+        index = max(bisect.bisect_right(starts, public) - 1, 0)
+        while index < len(starts) and starts[index] <= public + count - 1:
+            if ends[index] >= public:
+                public = ends[index] + 1
+            index += 1
+        return public if public + count - 1 <= MAX_PORT else None
 
 
-def _first_free(app: str, wanted: PortRange, taken: Sequence[PortRange], remap_start: int) -> int:
-    if _is_free(wanted, taken):
+def _first_free(app: str, wanted: PortRange, occupied: _Occupied, remap_start: int) -> int:
+    if occupied.is_free(wanted):
         return wanted.start
-    same_protocol = sorted(r for r in taken if r.protocol == wanted.protocol)
-    public = remap_start
-    # Walk the taken ranges in order, jumping past each one that overlaps the candidate block.
-    for other in same_protocol:
-        if other.end < public:
-            continue
-        if other.start > public + wanted.count - 1:
-            break
-        public = other.end + 1
-    if public + wanted.count - 1 > MAX_PORT:
+    public = occupied.first_free(wanted.protocol, wanted.count, remap_start)
+    if public is None:
         raise PortMapError(
             f"app {app!r}: no {wanted.count} free {wanted.protocol} port(s) left at or above {remap_start} "
             f"for {wanted}",

@@ -31,6 +31,12 @@ def register(subparsers) -> None:
         help="seconds between checks of the source (default: %(default)s)",
     )
     serve.add_argument(
+        "--max-nodes",
+        type=int,
+        default=512,
+        help="Envoy nodes served at once; each holds one stream thread (default: %(default)s)",
+    )
+    serve.add_argument(
         "--metrics-listen", help="host:port to serve Prometheus metrics on (default: no metrics)"
     )
     serve.add_argument("--check", action="store_true", help="only check the source and exit")
@@ -47,8 +53,8 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.check:
         print(f"{args.source}: {len(source.clusters)} clusters, {len(source.nodes)} nodes: ok")
         return 0
-    if args.poll_interval <= 0:
-        print("edgewright xds serve: --poll-interval must be positive", file=sys.stderr)
+    if args.poll_interval <= 0 or args.max_nodes < 1:
+        print("edgewright xds serve: --poll-interval and --max-nodes must be positive", file=sys.stderr)
         return 2
     cache = SnapshotCache(source)
     watcher, discovery = SourceWatcher(args.source, cache), None
@@ -64,7 +70,7 @@ def serve_command(args: argparse.Namespace) -> int:
             return 1
     watcher.poll()
     try:
-        server, port = start_server(cache, args.listen, discovery=discovery)
+        server, port = start_server(cache, args.listen, max_nodes=args.max_nodes, discovery=discovery)
     except (OSError, RuntimeError) as err:
         print(f"edgewright xds serve: cannot listen on {args.listen}: {err}", file=sys.stderr)
         return 1

@@ -224,14 +224,17 @@ class SourceWatcher:
 
 
 def start_server(
-    cache: SnapshotCache, listen: str, max_workers: int = 32, discovery: AggregatedDiscovery | None = None
+    cache: SnapshotCache, listen: str, max_nodes: int = 512, discovery: AggregatedDiscovery | None = None
 ) -> tuple[grpc.Server, int]:
     """Serve ADS on LISTEN ('host:port'; port 0 picks one). Returns the server and its bound port.
 
-    Each connected Envoy holds one worker thread for its stream, so MAX_WORKERS bounds the nodes served.
-    DISCOVERY replaces the plain servicer over CACHE (e.g. one that counts, for metrics).
+    Each connected Envoy holds one worker thread for its stream; a node beyond MAX_NODES is refused with
+    RESOURCE_EXHAUSTED (Envoy retries) rather than left hanging. DISCOVERY replaces the plain servicer over
+    CACHE (e.g. one that counts, for metrics).
     """
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers))
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_nodes + 1), maximum_concurrent_rpcs=max_nodes
+    )
     ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(
         discovery or AggregatedDiscovery(cache), server
     )

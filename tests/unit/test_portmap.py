@@ -237,3 +237,47 @@ def test_map_is_sorted_by_protocol_and_public_port():
 def test_unknown_port_lookup_is_a_key_error():
     with pytest.raises(KeyError, match="no tcp:81"):
         assign_root(apps(web="tcp:80")).public_port("web", TCP, 81)
+
+
+def reference_assign(apps_: list[AppPorts], remap_start: int, reserved: list[PortRange]) -> dict:
+    """The rules spelled out slowly: keep the port if free, else scan up from remap_start."""
+    taken = list(reserved)
+    result = {}
+    for app in apps_:
+        for wanted in app.ports:
+
+            def free(public: int, wanted: PortRange = wanted) -> bool:
+                block = PortRange(wanted.protocol, public, public + wanted.count - 1)
+                return not any(block.overlaps(other) for other in taken)
+
+            public = wanted.start
+            if not free(public):
+                public = remap_start
+                while not free(public):
+                    public += 1
+            taken.append(PortRange(wanted.protocol, public, public + wanted.count - 1))
+            result[(app.app, wanted)] = public
+    return result
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_assignment_agrees_with_the_rules_spelled_out_slowly(seed):
+    import random
+
+    rng = random.Random(seed)
+    apps_ = []
+    for index in range(rng.randint(1, 40)):
+        ports, used = [], []
+        for _ in range(rng.randint(1, 3)):
+            protocol = rng.choice([TCP, UDP])
+            start = rng.choice([80, 443, 5000, 10000, 10001, 10003, rng.randint(9990, 10020)])
+            candidate = PortRange(protocol, start, start + rng.choice([0, 0, 1, 3]))
+            if not any(candidate.overlaps(other) for other in used):
+                used.append(candidate)
+                ports.append(candidate)
+        apps_.append(AppPorts(f"app{index}", tuple(ports)))
+    reserved = [PortRange(TCP, 22, 22), PortRange(TCP, 10002, 10002)]
+    port_map = assign_root(apps_, remap_start=10000, reserved=reserved)
+    expected = reference_assign(apps_, 10000, reserved)
+    for (app, wanted), public in expected.items():
+        assert port_map.public_port(app, wanted.protocol, wanted.start) == public, (app, wanted)

@@ -142,12 +142,21 @@ def lab(tmp_path_factory) -> LabRun:
     lab = Lab(SPEC, log=lambda line: None)
     lab.up(inventory)
     backend = Path(__file__).with_name("lab_backend.py")
-    for name, args in (("l7-3", ["web", "8080", "5353"]), ("l7-4", ["api", "8080"])):
+    for name, unit, args in (
+        ("l7-3", "lab-backend", ["web", "8080", "5353"]),
+        ("l7-4", "lab-backend", ["api", "8080"]),
+        ("l7-4", "lab-backend-solo", ["solo", "9090", "9053"]),
+    ):
         podman.run(["cp", str(backend), f"{name}:/usr/local/bin/lab_backend.py"])
-        node(name, "systemctl", "stop", "lab-backend", check=False)
-        node(name, "systemctl", "reset-failed", "lab-backend", check=False)
-        node(name, "systemd-run", "--unit", "lab-backend", "python3", "/usr/local/bin/lab_backend.py", *args)
-    wait_for(lambda: http_get(WEB, 8080) == "web" and http_get(API, 8080) == "api", "the backend apps")
+        node(name, "systemctl", "stop", unit, check=False)
+        node(name, "systemctl", "reset-failed", unit, check=False)
+        node(name, "systemd-run", "--unit", unit, "python3", "/usr/local/bin/lab_backend.py", *args)
+    wait_for(
+        lambda: (
+            http_get(WEB, 8080) == "web" and http_get(API, 8080) == "api" and http_get(API, 9090) == "solo"
+        ),
+        "the backend apps",
+    )
     yield LabRun(workdir, inventory)
     if not os.environ.get("EDGEWRIGHT_KEEP_LAB"):
         lab.down(inventory)
@@ -261,6 +270,25 @@ def test_bad_lb_input_fails_naming_the_problem_and_changes_nothing(lab, apps, lb
     assert (lds("l7-1"), node("l7-1", "cat", "/etc/edgewright/portmap.json")) == before
 
 
+def test_dedicated_lb_carries_one_app_on_its_own_ports(lab):
+    solo = [{"name": "solo", "ports": "tcp:9090,udp:9053", "backends": [API]}]
+    topology = {
+        "children": {
+            "loadbalancers": {
+                "hosts": {"l7-3": {"loadbalancer_kind": "dedicated", "loadbalancer_apps": solo}}
+            }
+        }
+    }
+    lab.playbook("playbooks/loadbalancers.yml", topology, limit="l7-3")
+    port_map = json.loads(node("l7-3", "cat", "/etc/edgewright/portmap.json"))
+    assert {(m["protocol"], m["internal"], m["public"]) for m in port_map["mappings"]} == {
+        ("tcp", 9090, 9090),
+        ("udp", 9053, 9053),
+    }
+    assert wait_for(lambda: http_get(WEB, 9090) == "solo", "the dedicated LB's TCP port")
+    assert wait_for(lambda: udp_ask(WEB, 9053, b"d") == b"solo:d", "the dedicated LB's UDP port")
+
+
 def _sidecar_source(front: str) -> dict:
     return {
         "clusters": {"web": {"endpoints": [f"{WEB}:8080"]}, "api": {"endpoints": [f"{API}:8080"]}},
@@ -333,6 +361,7 @@ def test_sidecar_takes_listeners_from_xds_and_switches_routing_live(lab, tmp_pat
             "l7-4", "curl", "-s", "http://127.0.0.1:9901/stats?filter=^tcp.transparent.downstream_cx_total"
         )
         assert int(stats.split(":")[1]) >= 1
+        assert json.loads(node("l7-4", "cat", "/var/lib/edgewright/lifecycle.json"))["stage"] == "serving"
     finally:
         server.stop(grace=0)
 

@@ -66,3 +66,10 @@ def test_iso_to_unix_reads_the_verifier_stamps_only():
     assert iso_to_unix("1970-01-01T00:01:00Z") == 60.0
     assert iso_to_unix("yesterday") is None
     assert iso_to_unix(None) is None
+
+
+def test_the_command_names_a_bad_listen_address(tmp_path, capsys):
+    from edgewright.cli import main
+
+    assert main(["metrics", "verifier", "--store", str(tmp_path), "--listen", "9816"]) == 1
+    assert "metrics address '9816' is not host:port" in capsys.readouterr().err

@@ -17,7 +17,9 @@ TESTS = Path(__file__).with_name("prometheus")
 
 
 def promtool() -> str:
-    exe = os.environ.get("EDGEWRIGHT_PROMTOOL") or shutil.which("promtool")
+    home = Path(os.environ.get("EDGEWRIGHT_HOME", Path.home() / ".cache" / "edgewright"))
+    cached = home / "prometheus" / "bin" / "promtool"  # where scripts/setup.d/70-metrics.sh puts it
+    exe = os.environ.get("EDGEWRIGHT_PROMTOOL") or shutil.which("promtool") or str(cached)
     if not exe or not Path(exe).exists():
         pytest.skip("promtool is missing: run scripts/setup (scripts/setup.d/70-metrics.sh)")
     return exe

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from edgewright.xds.model import SourceError
-from edgewright.xds.server import SnapshotCache, SourceWatcher, load_source, start_server
+from edgewright.xds.server import ServerTls, SnapshotCache, SourceWatcher, load_source, start_server
 
 
 def register(subparsers) -> None:
@@ -36,6 +36,8 @@ def register(subparsers) -> None:
         default=512,
         help="Envoy nodes served at once; each holds one stream thread (default: %(default)s)",
     )
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate to serve ADS over TLS (with --tls-key)")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     serve.add_argument(
         "--metrics-listen", help="host:port to serve Prometheus metrics on (default: no metrics)"
     )
@@ -56,6 +58,10 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.poll_interval <= 0 or args.max_nodes < 1:
         print("edgewright xds serve: --poll-interval and --max-nodes must be positive", file=sys.stderr)
         return 2
+    if (args.tls_cert is None) != (args.tls_key is None):
+        print("edgewright xds serve: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    tls = ServerTls(args.tls_cert, args.tls_key) if args.tls_cert else None
     cache = SnapshotCache(source)
     watcher, discovery = SourceWatcher(args.source, cache), None
     if args.metrics_listen:
@@ -70,7 +76,9 @@ def serve_command(args: argparse.Namespace) -> int:
             return 1
     watcher.poll()
     try:
-        server, port = start_server(cache, args.listen, max_nodes=args.max_nodes, discovery=discovery)
+        server, port = start_server(
+            cache, args.listen, max_nodes=args.max_nodes, tls=tls, discovery=discovery
+        )
     except (OSError, RuntimeError) as err:
         print(f"edgewright xds serve: cannot listen on {args.listen}: {err}", file=sys.stderr)
         return 1

@@ -8,7 +8,6 @@ the sidecars speak one dialect.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,23 +216,38 @@ def static_resources(config: NodeConfig) -> dict[str, Any]:
 
 
 def _json(message: Message) -> dict[str, Any]:
-    # Through JSON text, so the result holds plain dicts (MessageToDict may give OrderedDicts).
-    return json.loads(json_format.MessageToJson(message, preserving_proto_field_name=True))
+    return _plain(json_format.MessageToDict(message, preserving_proto_field_name=True))
+
+
+def _plain(value: Any) -> Any:
+    """VALUE with every mapping a plain dict (MessageToDict gives OrderedDicts for Any fields, which Ansible
+    stores only after a warning)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 _HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 
 def ads_bootstrap(
-    node_id: str, server: tuple[str, int], admin_port: int, cluster: str = "edgewright"
+    node_id: str,
+    server: tuple[str, int],
+    admin_port: int,
+    cluster: str = "edgewright",
+    tls_ca: str | None = None,
+    tls_server_name: str | None = None,
 ) -> dict[str, Any]:
     """A minimal Envoy bootstrap that takes everything from the ADS server at SERVER (host, port).
 
     The admin interface listens on loopback only: it can change the proxy's state and must not be reachable
-    from the network.
+    from the network. With TLS_CA (a CA bundle path), Envoy talks TLS to the server and accepts it only with
+    a certificate from that CA for TLS_SERVER_NAME (the server's host by default).
     """
     host, port = server
-    return {
+    bootstrap = {
         "node": {"id": node_id, "cluster": cluster},
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
         "dynamic_resources": {
@@ -275,5 +289,31 @@ def ads_bootstrap(
                     },
                 }
             ]
+        },
+    }
+    if tls_ca:
+        bootstrap["static_resources"]["clusters"][0]["transport_socket"] = xds_tls_socket(
+            tls_ca, tls_server_name or host
+        )
+    return bootstrap
+
+
+def xds_tls_socket(ca_file: str, server_name: str) -> dict[str, Any]:
+    """The TLS transport socket of the xds cluster: the server must prove SERVER_NAME with CA_FILE's CA."""
+    return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+            "sni": server_name,
+            "common_tls_context": {
+                "alpn_protocols": ["h2"],
+                "validation_context": {
+                    "trusted_ca": {"filename": ca_file},
+                    "match_typed_subject_alt_names": [
+                        {"san_type": "DNS", "matcher": {"exact": server_name}},
+                        {"san_type": "IP_ADDRESS", "matcher": {"exact": server_name}},
+                    ],
+                },
+            },
         },
     }

@@ -223,10 +223,30 @@ class SourceWatcher:
         return True
 
 
+@dataclass(frozen=True)
+class ServerTls:
+    """The control plane's TLS identity (PEM files); nodes check it against the CA they are given."""
+
+    cert: Path
+    key: Path
+
+    def credentials(self) -> grpc.ServerCredentials:
+        try:
+            pair = (self.key.read_bytes(), self.cert.read_bytes())
+        except OSError as err:
+            raise OSError(f"cannot read the TLS key or certificate: {err}") from None
+        return grpc.ssl_server_credentials([pair])
+
+
 def start_server(
-    cache: SnapshotCache, listen: str, max_nodes: int = 512, discovery: AggregatedDiscovery | None = None
+    cache: SnapshotCache,
+    listen: str,
+    max_nodes: int = 512,
+    tls: ServerTls | None = None,
+    discovery: AggregatedDiscovery | None = None,
 ) -> tuple[grpc.Server, int]:
-    """Serve ADS on LISTEN ('host:port'; port 0 picks one). Returns the server and its bound port.
+    """Serve ADS on LISTEN ('host:port'; port 0 picks one), over TLS when given. Returns the server and its
+    bound port.
 
     Each connected Envoy holds one worker thread for its stream; a node beyond MAX_NODES is refused with
     RESOURCE_EXHAUSTED (Envoy retries) rather than left hanging. DISCOVERY replaces the plain servicer over
@@ -238,7 +258,10 @@ def start_server(
     ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(
         discovery or AggregatedDiscovery(cache), server
     )
-    port = server.add_insecure_port(listen)
+    if tls is not None:
+        port = server.add_secure_port(listen, tls.credentials())
+    else:
+        port = server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     server.start()

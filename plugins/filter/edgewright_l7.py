@@ -16,7 +16,7 @@ try:
     from edgewright.loadbalancer import envoy_config, parse_apps, plan_port_map
     from edgewright.portmap import PortMap, PortMapError
     from edgewright.xds.model import SourceError, parse_source
-    from edgewright.xds.resources import static_resources
+    from edgewright.xds.resources import ads_bootstrap, static_resources
 
     _IMPORT_ERROR: ImportError | None = None
 except ImportError as err:  # reported when a filter is used, so unrelated plays still run
@@ -78,6 +78,22 @@ def cluster_services_plan(services: Any) -> dict[str, Any]:
         raise AnsibleFilterError(f"cluster_services_list: {err}") from None
 
 
+def envoy_ads_bootstrap(
+    node_id: str,
+    host: str,
+    port: int,
+    admin_port: int,
+    cluster: str = "edgewright",
+    tls_ca: str = "",
+    tls_server_name: str = "",
+) -> dict[str, Any]:
+    """The bootstrap of an Envoy that takes its configuration from the control plane at HOST:PORT."""
+    _require()
+    return ads_bootstrap(
+        node_id, (host, int(port)), int(admin_port), cluster, tls_ca or None, tls_server_name or None
+    )
+
+
 def bad_networks(values: Any) -> list[Any]:
     """The entries of VALUES that are not IP networks (e.g. '10.0.0.0/8')."""
     bad = []
@@ -95,5 +111,6 @@ class FilterModule:
             "edgewright_envoy_resources": envoy_resources,
             "edgewright_lb_plan": lb_plan,
             "edgewright_bad_networks": bad_networks,
+            "edgewright_ads_bootstrap": envoy_ads_bootstrap,
             "edgewright_cluster_services_plan": cluster_services_plan,
         }

@@ -80,10 +80,58 @@ def wait_for(check, what: str, timeout: float = 15.0, interval: float = 0.1):
     pytest.fail(f"timed out waiting for {what} (last: {last!r})")
 
 
+def ca_and_server_cert(workdir: Path, name: str, ip: str) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate from it for IP: (ca.pem, cert.pem, key.pem)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "xds")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = (workdir / f"{name}-ca.pem", workdir / f"{name}-cert.pem", workdir / f"{name}-key.pem")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths
+
+
 class LocalEnvoy:
     """One Envoy process started from a bootstrap dict; stopped when the test ends."""
 
-    def __init__(self, workdir: Path, bootstrap: dict, admin_port: int) -> None:
+    def __init__(self, workdir: Path, bootstrap: dict, admin_port: int, ready: bool = True) -> None:
         self.admin_port = admin_port
         self.config = workdir / "envoy.json"
         self.config.write_text(json.dumps(bootstrap))
@@ -105,7 +153,10 @@ class LocalEnvoy:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
-        wait_for(lambda: self.admin("ready").strip() == "LIVE", "Envoy to be ready")
+        if ready:
+            wait_for(lambda: self.admin("ready").strip() == "LIVE", "Envoy to be ready")
+        else:  # still initializing (e.g. waiting for a control plane it cannot trust), but up
+            wait_for(lambda: self.admin("server_info"), "Envoy's admin interface")
 
     def admin(self, path: str) -> str:
         if self.proc.poll() is not None:
@@ -131,10 +182,10 @@ def envoy_binary() -> str:
 def envoy_factory(tmp_path) -> Iterator:
     started: list[LocalEnvoy] = []
 
-    def start(bootstrap: dict, admin_port: int) -> LocalEnvoy:
+    def start(bootstrap: dict, admin_port: int, ready: bool = True) -> LocalEnvoy:
         workdir = tmp_path / f"envoy-{admin_port}"
         workdir.mkdir()
-        envoy = LocalEnvoy(workdir, bootstrap, admin_port)
+        envoy = LocalEnvoy(workdir, bootstrap, admin_port, ready)
         started.append(envoy)
         return envoy
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import wait_for
+from conftest import ca_and_server_cert, wait_for
 
 from edgewright.lab import podman
 from edgewright.lab.lab import Lab, LabSpec
-from edgewright.xds.server import SnapshotCache, SourceWatcher, start_server
+from edgewright.xds.server import ServerTls, SnapshotCache, SourceWatcher, start_server
 
 pytestmark = pytest.mark.lab
 
@@ -316,7 +316,10 @@ def test_sidecar_takes_listeners_from_xds_and_switches_routing_live(lab, tmp_pat
     cache = SnapshotCache()
     watcher = SourceWatcher(source_file, cache)
     assert watcher.poll()
-    server, _ = start_server(cache, f"{GATEWAY}:{XDS_PORT}")
+    # The control plane serves TLS; the node trusts only the site's CA and checks the server's address.
+    ca, cert, key = ca_and_server_cert(tmp_path, "site", GATEWAY)
+    podman.run(["cp", str(ca), "l7-4:/etc/edgewright-xds-ca.pem"])
+    server, _ = start_server(cache, f"{GATEWAY}:{XDS_PORT}", tls=ServerTls(cert, key))
     try:
         sidecar = {
             "children": {"loadbalancers": {"hosts": {"l7-1": {}, "l7-2": {}}}},
@@ -325,6 +328,7 @@ def test_sidecar_takes_listeners_from_xds_and_switches_routing_live(lab, tmp_pat
                     "envoy_config_source": "xds",
                     "envoy_xds_host": GATEWAY,
                     "envoy_xds_port": XDS_PORT,
+                    "envoy_xds_tls_ca": "/etc/edgewright-xds-ca.pem",
                     "envoy_transparent_proxy": True,
                     "envoy_transparent_ports": [8080],
                     "cluster_services_list": [

@@ -8,13 +8,16 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 from pathlib import Path
 
+import pytest
 import yaml
-from conftest import http_get, udp_ask, wait_for
+from conftest import ca_and_server_cert, http_get, udp_ask, wait_for
 
+from edgewright.xds.model import parse_source
 from edgewright.xds.resources import ads_bootstrap
-from edgewright.xds.server import SnapshotCache, SourceWatcher, start_server
+from edgewright.xds.server import ServerTls, SnapshotCache, SourceWatcher, start_server
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -140,3 +143,46 @@ def test_serve_command_refuses_a_bad_source_and_serves_a_good_one(tmp_path):
     finally:
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(10) == 0
+
+
+def test_envoy_takes_ads_over_tls_only_from_a_server_its_ca_vouches_for(tmp_path, backends, envoy_factory):
+    backends("http", 18101, "v1")
+    ca, cert, key = ca_and_server_cert(tmp_path, "site", "127.0.0.1")
+    other_ca, _, _ = ca_and_server_cert(tmp_path, "other", "127.0.0.1")
+    source = {
+        "clusters": {"web-v1": {"endpoints": ["127.0.0.1:18101"]}},
+        "nodes": {
+            name: {
+                "listeners": [
+                    {
+                        "name": "web",
+                        "address": "127.0.0.1",
+                        "port": port,
+                        "protocol": "http",
+                        "routes": [{"prefix": "/", "cluster": "web-v1"}],
+                    }
+                ]
+            }
+            for name, port in (("trusting", 18182), ("misled", 18183))
+        },
+    }
+    cache = SnapshotCache(parse_source(source))
+    server, port = start_server(cache, "127.0.0.1:0", tls=ServerTls(cert, key))
+    try:
+        envoy_factory(ads_bootstrap("trusting", ("127.0.0.1", port), 18902, tls_ca=str(ca)), 18902)
+        misled = envoy_factory(
+            ads_bootstrap("misled", ("127.0.0.1", port), 18903, tls_ca=str(other_ca)), 18903, ready=False
+        )
+        assert wait_for(lambda: http_get("http://127.0.0.1:18182/") == "v1", "routing over TLS ADS")
+
+        # The node given another CA refuses the server's certificate and takes no configuration from it.
+        def rejected() -> int:
+            stat = misled.admin("stats?filter=^cluster.xds.ssl.fail_verify_error$")
+            return int(stat.split(":")[1]) if ":" in stat else 0
+
+        assert wait_for(rejected, "the misled node to reject the server's certificate")
+        assert '"dynamic_listeners"' not in misled.admin("config_dump?resource=dynamic_listeners")
+        with pytest.raises(urllib.error.HTTPError):  # 503: still waiting for a configuration
+            misled.admin("ready")
+    finally:
+        server.stop(grace=0)

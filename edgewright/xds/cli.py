@@ -38,6 +38,9 @@ def register(subparsers) -> None:
     )
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate to serve ADS over TLS (with --tls-key)")
     serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    serve.add_argument(
+        "--metrics-listen", help="host:port to serve Prometheus metrics on (default: no metrics)"
+    )
     serve.add_argument("--check", action="store_true", help="only check the source and exit")
     serve.set_defaults(func=serve_command)
 
@@ -60,10 +63,22 @@ def serve_command(args: argparse.Namespace) -> int:
         return 2
     tls = ServerTls(args.tls_cert, args.tls_key) if args.tls_cert else None
     cache = SnapshotCache(source)
-    watcher = SourceWatcher(args.source, cache)
+    watcher, discovery = SourceWatcher(args.source, cache), None
+    if args.metrics_listen:
+        from edgewright.metrics.xds import instrumented
+
+        try:
+            watcher, discovery = instrumented(args.source, cache, args.metrics_listen)
+        except (OSError, ValueError) as err:
+            print(
+                f"edgewright xds serve: cannot serve metrics on {args.metrics_listen}: {err}", file=sys.stderr
+            )
+            return 1
     watcher.poll()
     try:
-        server, port = start_server(cache, args.listen, max_nodes=args.max_nodes, tls=tls)
+        server, port = start_server(
+            cache, args.listen, max_nodes=args.max_nodes, tls=tls, discovery=discovery
+        )
     except (OSError, RuntimeError) as err:
         print(f"edgewright xds serve: cannot listen on {args.listen}: {err}", file=sys.stderr)
         return 1

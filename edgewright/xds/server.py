@@ -239,18 +239,25 @@ class ServerTls:
 
 
 def start_server(
-    cache: SnapshotCache, listen: str, max_nodes: int = 512, tls: ServerTls | None = None
+    cache: SnapshotCache,
+    listen: str,
+    max_nodes: int = 512,
+    tls: ServerTls | None = None,
+    discovery: AggregatedDiscovery | None = None,
 ) -> tuple[grpc.Server, int]:
     """Serve ADS on LISTEN ('host:port'; port 0 picks one), over TLS when given. Returns the server and its
     bound port.
 
     Each connected Envoy holds one worker thread for its stream; a node beyond MAX_NODES is refused with
-    RESOURCE_EXHAUSTED (Envoy retries) rather than left hanging.
+    RESOURCE_EXHAUSTED (Envoy retries) rather than left hanging. DISCOVERY replaces the plain servicer over
+    CACHE (e.g. one that counts, for metrics).
     """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_nodes + 1), maximum_concurrent_rpcs=max_nodes
     )
-    ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(AggregatedDiscovery(cache), server)
+    ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(
+        discovery or AggregatedDiscovery(cache), server
+    )
     if tls is not None:
         port = server.add_secure_port(listen, tls.credentials())
     else:

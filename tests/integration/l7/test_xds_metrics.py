@@ -7,16 +7,18 @@ import time
 import urllib.request
 
 import yaml
-from conftest import http_get, wait_for
 from envoy.config.core.v3 import base_pb2
 from envoy.service.discovery.v3 import discovery_pb2
 from google.rpc import status_pb2
+from l7_peers import http_get, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from edgewright.metrics.exposition import serve_metrics
 from edgewright.metrics.xds import InstrumentedDiscovery, InstrumentedWatcher, XdsMetrics, _StreamRequests
 from edgewright.xds.resources import ads_bootstrap
 from edgewright.xds.server import SnapshotCache, start_server
+
+pytest_plugins = ["l7_fixtures"]
 
 SOURCE = {
     "clusters": {"web": {"endpoints": ["127.0.0.1:19101"]}},

@@ -453,7 +453,8 @@ class ControlPlane:
             "apiserver-kubelet-client": dict(
                 common_name="kube-apiserver-kubelet-client", organizations=("system:masters",), client=True
             ),
-            "etcd-server": dict(common_name="etcd", server=True, ip_addresses=("127.0.0.1",)),
+            # etcd dials itself (its gateway) with its own certificate, so it is a client too.
+            "etcd-server": dict(common_name="etcd", server=True, client=True, ip_addresses=("127.0.0.1",)),
             "apiserver-etcd-client": dict(common_name="kube-apiserver-etcd-client", client=True),
             # The controller's identity: an administrator of this lab's cluster.
             "admin": dict(

@@ -38,7 +38,7 @@ def playbook(inventory: Path, name: str, *args: str) -> subprocess.CompletedProc
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "ANSIBLE_CALLBACKS_ENABLED": "", "ANSIBLE_FORCE_COLOR": "0"},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "ANSIBLE_FORCE_COLOR": "0"},
         check=False,
     )
 

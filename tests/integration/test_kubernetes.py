@@ -190,6 +190,9 @@ def test_quarantined_node_is_refused_a_token_and_does_not_join(lab, site, api):
     assert node_or_none(api, REFUSED) is None
     assert on_node(REFUSED, "test", "-e", "/etc/kubernetes/bootstrap-kubelet.conf").returncode == 1
     assert on_node(REFUSED, "systemctl", "is-active", "kubelet").stdout.strip() != "active"
+    # Refused before anything was installed.
+    assert on_node(REFUSED, "test", "-e", "/usr/local/bin/kubelet").returncode == 1
+    assert on_node(REFUSED, "test", "-e", "/etc/containerd/config.toml").returncode == 1
 
 
 def test_second_run_changes_nothing(lab, site):
@@ -204,19 +207,23 @@ def test_expired_bootstrap_token_is_refused_by_the_api_server(lab, site, api):
 
     from plugins.module_utils.kube_bootstrap import issue, revoke
 
-    issued = issue(
-        api, "k8s-expiry", 2, ["system:bootstrappers:edgewright"], datetime.datetime.now(datetime.UTC)
-    )
-    try:
-        admin = config.new_client_from_config(config_file=lab["kubeconfig"]).configuration
+    admin = config.new_client_from_config(config_file=lab["kubeconfig"]).configuration
+
+    def certificates_as(token: str):
         conf = client.Configuration()
         conf.host, conf.ssl_ca_cert = admin.host, admin.ssl_ca_cert
-        conf.api_key = {"authorization": f"Bearer {issued['token']}"}
-        certificates = client.CertificatesV1Api(client.ApiClient(conf))
-        certificates.list_certificate_signing_request()  # valid: a bootstrapper may list CSRs
-        time.sleep(3)
+        conf.api_key = {"authorization": f"Bearer {token}"}
+        return client.CertificatesV1Api(client.ApiClient(conf))
+
+    now = datetime.datetime.now(datetime.UTC)
+    groups = ["system:bootstrappers:edgewright"]
+    valid, expiring = issue(api, "k8s-expiry", 600, groups, now), issue(api, "k8s-expiry", 1, groups, now)
+    try:
+        certificates_as(valid["token"]).list_certificate_signing_request()  # a bootstrapper may list CSRs
+        # Never used before it expired (the API server caches successful token lookups for a few seconds).
+        time.sleep(2.5)
         with pytest.raises(client.exceptions.ApiException) as refused:
-            certificates.list_certificate_signing_request()
+            certificates_as(expiring["token"]).list_certificate_signing_request()
         assert refused.value.status == 401
     finally:
         revoke(api, "k8s-expiry")

@@ -58,15 +58,22 @@ def main() -> int:
        "--kube-port-base", str(PORT_BASE), "--inventory", str(inventory))  # fmt: skip
     (work / "group_vars").mkdir()
     (work / "group_vars" / "all.yml").write_text(
-        yaml.safe_dump({"edgewright_verifier_dir": str(work / "verifier"), "attest_learn_policy": True,
-                        "common_time_sync": "none"})  # fmt: skip
+        yaml.safe_dump(
+            {
+                "edgewright_verifier_dir": str(work / "verifier"),
+                "attest_learn_policy": True,
+                "common_time_sync": "none",
+            }
+        )
     )
     kubeconfig = yaml.safe_load(inventory.read_text())["all"]["vars"]["edgewright_kubeconfig"]
     playbook = ["ansible-playbook", "-i", str(inventory)]
     try:
         took = sh(*playbook, "playbooks/site.yml", "--limit", f"{LAB}-1")
         ready = wait_ready(kubeconfig, f"{LAB}-1")
-        print(f"join of one node (baseline, attestation, join; empty cluster): {took:.1f} s, Ready {ready:.1f} s later")
+        print(
+            f"join of one node (baseline, attestation, join; empty cluster): {took:.1f} s, Ready {ready:.1f} s later"
+        )
         onboarded = 1
         for fleet in fleets:
             if fleet > onboarded:
@@ -77,7 +84,9 @@ def main() -> int:
             new = f"{LAB}-{fleet + 1}"
             took = sh(*playbook, "playbooks/scale.yml", "--limit", new)
             ready = wait_ready(kubeconfig, new)
-            print(f"adding one node to a fleet of {fleet} (scale.yml --limit {new}): {took:.1f} s, Ready {ready:.1f} s later")
+            print(
+                f"adding one node to a fleet of {fleet} (scale.yml --limit {new}): {took:.1f} s, Ready {ready:.1f} s later"
+            )
             # The added node is part of the fleet now; the next step onboards up to the next size.
             onboarded = fleet + 1
     finally:

@@ -7,10 +7,10 @@ DOCUMENTATION = r"""
 module: kube_node_credentials
 short_description: Revoke a departing node's bootstrap tokens and certificate signing requests
 description:
-  - Runs on the controller (C(delegate_to: localhost)) with the kubernetes Python client.
+  - Runs on the controller (C(delegate_to=localhost)) with the kubernetes Python client.
   - Deletes every bootstrap token issued for I(node) and every certificate signing request for its identity
     (C(system:node:NODE)), so that nothing in the API can be used to issue it a new certificate. The client
-    certificate the node already holds cannot be revoked in Kubernetes: it lapses at its expiry (a day in
+    certificate the node already holds cannot be revoked in Kubernetes; it lapses at its expiry (a day in
     the lab), and decommissioning deletes it from the node and deletes the Node.
 options:
   kubeconfig: {description: The controller's kubeconfig., type: path, required: true}

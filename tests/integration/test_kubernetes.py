@@ -292,3 +292,35 @@ def test_scale_and_decommission_refuse_to_run_on_the_whole_fleet(lab):
         run = playbook(lab["inventory"], name)
         assert run.returncode != 0
         assert "--limit" in run.stdout
+
+
+def module(name: str, args: str, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["ansible", "localhost", "-m", name, "-a", args, *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ("ttl=0", "ttl must be between 1 and 86400 seconds, not 0"),
+        ("groups=system:masters", "extra groups must look like system:bootstrappers:NAME"),
+        ("state=expired", "value of state must be one of: present, absent"),
+    ],
+)
+def test_token_module_refuses_bad_input_and_creates_nothing(lab, api, args, message):
+    run = module("kube_bootstrap_token", f"kubeconfig={lab['kubeconfig']} node=k8s-bad {args}")
+    assert run.returncode != 0
+    assert message in run.stdout
+    assert bootstrap_secrets(api, "k8s-bad") == []
+
+
+def test_token_module_in_check_mode_creates_nothing(lab, api):
+    run = module("kube_bootstrap_token", f"kubeconfig={lab['kubeconfig']} node=k8s-check ttl=60", "--check")
+    assert run.returncode == 0 and "CHANGED" in run.stdout
+    assert bootstrap_secrets(api, "k8s-check") == []

@@ -121,11 +121,11 @@ def run_lab(args: argparse.Namespace) -> int:
         print(format_table(as_rows(lab.up(inventory))))
     elif args.lab_command == "status":
         rows = as_rows(lab.status())
-        plane = ControlPlane(control_plane_spec(spec)).status()
         if args.json:
-            print(json.dumps({"nodes": rows, "kubernetes": plane} if any_running(plane) else rows, indent=2))
+            print(json.dumps(rows, indent=2))
         else:
             print(format_table(rows))
+            plane = ControlPlane(control_plane_spec(spec)).status()
             if any_running(plane):
                 print("kubernetes: " + ", ".join(f"{name} {state}" for name, state in plane.items()))
     else:

@@ -21,11 +21,18 @@ ROOT = Path(__file__).resolve().parents[1]
 LAB, SUBNET, PORT_BASE = "k8s", "10.231.40.0/24", 16400
 
 
-def sh(*args: str, inventory: Path | None = None) -> float:
+def sh(*args: str) -> tuple[float, str]:
+    """Run a command in the project; returns how long it took and what it printed."""
     started = time.monotonic()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run(args, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.monotonic() - started
+    out = subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
+    return time.monotonic() - started, out
+
+
+def touched(playbook_output: str) -> list[str]:
+    """The hosts a playbook run's recap lists: the ones it touched."""
+    recap = playbook_output.split("PLAY RECAP")[-1]
+    return sorted(line.split(":")[0].strip() for line in recap.splitlines() if "ok=" in line)
 
 
 def wait_ready(kubeconfig: str, node: str, timeout: float = 180) -> float:
@@ -69,7 +76,7 @@ def main() -> int:
     kubeconfig = yaml.safe_load(inventory.read_text())["all"]["vars"]["edgewright_kubeconfig"]
     playbook = ["ansible-playbook", "-i", str(inventory)]
     try:
-        took = sh(*playbook, "playbooks/site.yml", "--limit", f"{LAB}-1")
+        took, _ = sh(*playbook, "playbooks/site.yml", "--limit", f"{LAB}-1")
         ready = wait_ready(kubeconfig, f"{LAB}-1")
         print(
             f"join of one node (baseline, attestation, join; empty cluster): {took:.1f} s, Ready {ready:.1f} s later"
@@ -78,14 +85,15 @@ def main() -> int:
         for fleet in fleets:
             if fleet > onboarded:
                 batch = ",".join(f"{LAB}-{i}" for i in range(onboarded + 1, fleet + 1))
-                took = sh(*playbook, "playbooks/site.yml", "--limit", batch)
+                took, _ = sh(*playbook, "playbooks/site.yml", "--limit", batch)
                 print(f"onboarding {fleet - onboarded} more nodes to a fleet of {fleet}: {took:.1f} s")
                 onboarded = fleet
             new = f"{LAB}-{fleet + 1}"
-            took = sh(*playbook, "playbooks/scale.yml", "--limit", new)
+            took, out = sh(*playbook, "playbooks/scale.yml", "--limit", new)
             ready = wait_ready(kubeconfig, new)
             print(
-                f"adding one node to a fleet of {fleet} (scale.yml --limit {new}): {took:.1f} s, Ready {ready:.1f} s later"
+                f"adding one node to a fleet of {fleet} (scale.yml --limit {new}): {took:.1f} s, "
+                f"Ready {ready:.1f} s later; hosts touched: {', '.join(touched(out))}"
             )
             # The added node is part of the fleet now; the next step onboards up to the next size.
             onboarded = fleet + 1

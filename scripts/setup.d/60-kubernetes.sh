@@ -18,11 +18,13 @@ build_kubernetes() (
   [ "$missing" -eq 0 ] && return 0
 
   # Reused across builds and versions: a warm module and build cache turn a rebuild into minutes.
+  # -mod=mod: go build fetches exactly the modules the binaries need and records them in go.sum.
   export GOMODCACHE="$home/go/mod" GOCACHE="$home/go/build" GOFLAGS="-mod=mod -buildvcs=false"
   export GOTOOLCHAIN=local CGO_ENABLED=0
   local work="$home/kubernetes/$version/src"
   mkdir -p "$work" "$out"
   printf '==> building Kubernetes %s (%s) into %s\n' "$version" "${binaries[*]}" "$out" >&2
+  command -v go >/dev/null || { echo "building Kubernetes needs Go 1.24 or later on the PATH" >&2; return 1; }
   local started=$SECONDS
   cd "$work"
   # k8s.io/kubernetes replaces its staging modules with local paths, so it cannot be built directly: a
@@ -34,8 +36,6 @@ build_kubernetes() (
     printf 'module edgewright.local/kubernetes-build\n\ngo 1.24\n\nrequire k8s.io/kubernetes %s\n\n' "$version"
     sed -n 's#^\s*\(k8s\.io/[a-z0-9-]*\) => \./staging/src/.*#replace \1 => \1 '"$staging"'#p' "$gomod"
   } >go.mod
-  printf 'package tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver"\n)\n' >tools.go
-  go mod tidy >/dev/null 2>&1 || true
   for b in "${binaries[@]}"; do
     nice -n 10 go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$version -X k8s.io/client-go/pkg/version.gitVersion=$version" \
       -o "$out/$b.tmp" "k8s.io/kubernetes/cmd/$b"

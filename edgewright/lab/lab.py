@@ -150,8 +150,6 @@ def render_inventory(spec: LabSpec, key_file: Path) -> dict:
                 "edgewright_lab_subnet": spec.subnet,
                 "edgewright_lab_gateway": spec.gateway,
                 "tpm_mode": "virtual",
-                # Lab nodes are identical and fresh: the first to attest sets its class's golden policy.
-                "attest_learn_policy": True,
                 **(kubernetes_vars(spec) if spec.kubernetes else {}),
             },
             "children": {"edge_nodes": {"hosts": hosts}},

@@ -7,7 +7,7 @@ import hashlib
 import json
 
 import pytest
-import swtpm
+import tpm
 
 from edgewright.attest import structures
 from edgewright.attest.store import Store, StoreError
@@ -20,7 +20,7 @@ from edgewright.attest.verifier import (
     Verifier,
     VerifierError,
 )
-from plugins.module_utils import tpm
+from tests import swtpm
 
 EK, AK, OTHER_AK = 0x81010001, 0x81010002, 0x81010003
 PCRS = [0, 16]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import edge_probe as ep
 import pytest
-
-from plugins.module_utils import edge_probe as ep
 
 READY = {
     "architecture": "x86_64",

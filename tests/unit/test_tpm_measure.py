@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from plugins.module_utils.tpm import ZERO_PCR, measurement_plan, replay
+from tpm import ZERO_PCR, measurement_plan, replay
 
 A, B, C = (hashlib.sha256(x).digest() for x in (b"a", b"b", b"c"))
 

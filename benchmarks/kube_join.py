@@ -1,7 +1,9 @@
 """Join time of one node, and the time to add one node to an onboarded fleet of 2 and of 10.
 
-Runs on a real lab with the Kubernetes control plane (`edgewright lab up --kubernetes`): onboards nodes with
-site.yml, then adds one with scale.yml --limit NEW and prints how long it took and when the Node was Ready.
+Runs on a real lab with the Kubernetes control plane (`edgewright lab up --kubernetes`): onboards nodes, then
+adds one with --limit NEW and prints how long it took, when the Node was Ready and which hosts the run
+touched. Onboarding is the part of site.yml the join depends on (baseline, attestation, join:
+tests/integration/playbooks/onboard.yml); the data path after it (sidecars, metrics) is left out.
 Usage: PYTHONPATH=. python benchmarks/kube_join.py [--fleets 2 10] [--keep]
 """
 
@@ -18,6 +20,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+ONBOARD = "tests/integration/playbooks/onboard.yml"
 LAB, SUBNET, PORT_BASE = "k8s", "10.231.40.0/24", 16400
 
 
@@ -76,7 +79,7 @@ def main() -> int:
     kubeconfig = yaml.safe_load(inventory.read_text())["all"]["vars"]["edgewright_kubeconfig"]
     playbook = ["ansible-playbook", "-i", str(inventory)]
     try:
-        took, _ = sh(*playbook, "playbooks/site.yml", "--limit", f"{LAB}-1")
+        took, _ = sh(*playbook, ONBOARD, "--limit", f"{LAB}-1")
         ready = wait_ready(kubeconfig, f"{LAB}-1")
         print(
             f"join of one node (baseline, attestation, join; empty cluster): {took:.1f} s, Ready {ready:.1f} s later"
@@ -85,14 +88,14 @@ def main() -> int:
         for fleet in fleets:
             if fleet > onboarded:
                 batch = ",".join(f"{LAB}-{i}" for i in range(onboarded + 1, fleet + 1))
-                took, _ = sh(*playbook, "playbooks/site.yml", "--limit", batch)
+                took, _ = sh(*playbook, ONBOARD, "--limit", batch)
                 print(f"onboarding {fleet - onboarded} more nodes to a fleet of {fleet}: {took:.1f} s")
                 onboarded = fleet
             new = f"{LAB}-{fleet + 1}"
-            took, out = sh(*playbook, "playbooks/scale.yml", "--limit", new)
+            took, out = sh(*playbook, ONBOARD, "--limit", new)
             ready = wait_ready(kubeconfig, new)
             print(
-                f"adding one node to a fleet of {fleet} (scale.yml --limit {new}): {took:.1f} s, "
+                f"adding one node to a fleet of {fleet} (--limit {new}): {took:.1f} s, "
                 f"Ready {ready:.1f} s later; hosts touched: {', '.join(touched(out))}"
             )
             # The added node is part of the fleet now; the next step onboards up to the next size.

@@ -67,3 +67,23 @@ def test_secret_manifest_refuses_malformed_tokens(token_id, token_secret):
 def test_groups_outside_the_bootstrappers_are_refused(group):
     with pytest.raises(TokenError, match="system:bootstrappers:NAME"):
         check_groups([group])
+
+
+def test_csr_common_name_reads_the_subject_of_a_request():
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from plugins.module_utils.kube_bootstrap import csr_common_name
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "system:node:k8s-2"),
+        ]
+    )
+    request = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    assert csr_common_name(request.public_bytes(serialization.Encoding.PEM)) == "system:node:k8s-2"
+    assert csr_common_name(b"not a request") is None

@@ -46,19 +46,27 @@ class EdgeMap:
 
     def link(self, a: str, b: str, link: str) -> None:
         if link not in LINKS:
-            raise EdgeMapError(f"link {a} - {b}: unknown link type {link!r}; expected one of {', '.join(LINKS)}")
+            raise EdgeMapError(
+                f"link {a} - {b}: unknown link type {link!r}; expected one of {', '.join(LINKS)}"
+            )
         for one, other in ((a, b), (b, a)):
             if one not in self.vertices:
                 raise EdgeMapError(f"link {a} - {b}: no vertex {one!r}")
             self.vertices[one].neighbors[other] = link
 
     def of_type(self, vertex_type: str) -> list[Vertex]:
-        return sorted((v for v in self.vertices.values() if v.vertex_type == vertex_type), key=lambda v: v.name)
+        return sorted(
+            (v for v in self.vertices.values() if v.vertex_type == vertex_type), key=lambda v: v.name
+        )
 
     def edges(self) -> list[tuple[str, str, str]]:
         """Each undirected edge once, as (a, b, link) with a < b."""
         return sorted(
-            {(min(v.name, n), max(v.name, n), link) for v in self.vertices.values() for n, link in v.neighbors.items()}
+            {
+                (min(v.name, n), max(v.name, n), link)
+                for v in self.vertices.values()
+                for n, link in v.neighbors.items()
+            }
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -69,7 +77,8 @@ class EdgeMap:
                     "vertexType": v.vertex_type,
                     **v.attributes,
                     "neighbors": [
-                        {"neighborVertex": n, "neighborLinkType": link} for n, link in sorted(v.neighbors.items())
+                        {"neighborVertex": n, "neighborLinkType": link}
+                        for n, link in sorted(v.neighbors.items())
                     ],
                 }
                 for v in sorted(self.vertices.values(), key=lambda v: (v.vertex_type != EDGE_NODE, v.name))
@@ -91,7 +100,9 @@ def edge_map_from_json(document: Mapping[str, Any]) -> EdgeMap:
             raise EdgeMapError(f"vertex without a name: {entry!r}")
         name, vertex_type = entry["name"], entry.get("vertexType")
         if vertex_type not in (EDGE_NODE, EDGE_DEVICE):
-            raise EdgeMapError(f"vertex {name!r}: vertexType must be {EDGE_NODE} or {EDGE_DEVICE}, not {vertex_type!r}")
+            raise EdgeMapError(
+                f"vertex {name!r}: vertexType must be {EDGE_NODE} or {EDGE_DEVICE}, not {vertex_type!r}"
+            )
         attributes = {k: v for k, v in entry.items() if k not in ("name", "vertexType", "neighbors")}
         edge_map.add(Vertex(name, vertex_type, attributes))
         for neighbor in entry.get("neighbors") or []:
@@ -122,7 +133,10 @@ def build_edge_map(
         if free_mib is not None and node.name in free_mib:
             attributes["freeMiB"] = free_mib[node.name]
         if node.location:
-            attributes["location"] = {"latitude": node.location.latitude, "longitude": node.location.longitude}
+            attributes["location"] = {
+                "latitude": node.location.latitude,
+                "longitude": node.location.longitude,
+            }
         edge_map.add(Vertex(node.name, EDGE_NODE, attributes))
     for device in devices:
         twin = placement.get(device.name)
@@ -132,7 +146,10 @@ def build_edge_map(
         if device.node:
             attributes["wiredTo"] = device.node
         if device.location:
-            attributes["location"] = {"latitude": device.location.latitude, "longitude": device.location.longitude}
+            attributes["location"] = {
+                "latitude": device.location.latitude,
+                "longitude": device.location.longitude,
+            }
         edge_map.add(Vertex(device.name, EDGE_DEVICE, attributes))
         attached = device.node or twin
         if attached in edge_map.vertices and edge_map.vertices[attached].vertex_type == EDGE_NODE:

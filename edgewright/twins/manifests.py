@@ -109,7 +109,12 @@ def twin_objects(
         "kind": "Role",
         "metadata": meta(names.role),
         "rules": [
-            {"apiGroups": [GROUP], "resources": [PLURAL], "resourceNames": [device.name], "verbs": ["get", "watch"]},
+            {
+                "apiGroups": [GROUP],
+                "resources": [PLURAL],
+                "resourceNames": [device.name],
+                "verbs": ["get", "watch"],
+            },
             {
                 "apiGroups": [GROUP],
                 "resources": [f"{PLURAL}/status"],
@@ -164,7 +169,11 @@ def twin_objects(
                                 {"name": "EDGEDEVICE_NAMESPACE", "value": namespace},
                             ],
                             "volumeMounts": [
-                                {"name": "edgedevice-config", "mountPath": "/etc/edgedevice/config", "readOnly": True}
+                                {
+                                    "name": "edgedevice-config",
+                                    "mountPath": "/etc/edgedevice/config",
+                                    "readOnly": True,
+                                }
                             ],
                             "resources": {"requests": {"memory": memory}, "limits": {"memory": memory}},
                             "securityContext": {

@@ -94,7 +94,9 @@ def node_view(resource: Mapping[str, Any]) -> NodeView:
     for item in filter(None, (annotations.get(LINKS_ANNOTATION) or "").split(",")):
         peer, _, link = item.strip().partition("=")
         if not peer or link not in LINKS:
-            problems.append(f"node {name}: {LINKS_ANNOTATION}: {item.strip()!r} is not NODE=LINK ({'|'.join(LINKS)})")
+            problems.append(
+                f"node {name}: {LINKS_ANNOTATION}: {item.strip()!r} is not NODE=LINK ({'|'.join(LINKS)})"
+            )
             continue
         links.append((peer, link))
     node = EdgeNode(

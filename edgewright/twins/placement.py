@@ -23,7 +23,7 @@ import bisect
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from edgewright.twins.device import EdgeDevice, Location
 
@@ -76,7 +76,7 @@ class Guard:
     min_gain_ratio: float = 0.2
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     CREATE = "create"
     KEEP = "keep"
     MOVE = "move"
@@ -317,10 +317,12 @@ def _keep_or_move(placer: Placer, device: EdgeDevice, twin: Assignment, now: flo
         return keep
     # Judge the alternatives as if this twin were not there, so it does not crowd out its own node.
     placer.release(twin.node, device)
-    node, reason = placer.best(device)
+    node, _reason = placer.best(device)
     better = placer.clearly_better(device, twin.node, node.name, guard) if node else None
     if better is None:
         placer.take(twin.node, device)
         return keep
     placer.take(node.name, device)
-    return Decision(device.name, Action.MOVE, node.name, previous=twin.node, reason=f"better placement: {better}")
+    return Decision(
+        device.name, Action.MOVE, node.name, previous=twin.node, reason=f"better placement: {better}"
+    )

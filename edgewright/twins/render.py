@@ -70,11 +70,11 @@ def layout(edge_map: EdgeMap) -> tuple[dict[str, Point], float, float]:
     return positions, width, height
 
 
-def _line(a: Point, b: Point, link: str) -> str:
+def _line(a: Point, b: Point, link: str, kind: str = "link") -> str:
     style = LINK_STYLES[link]
     dash = f' stroke-dasharray="{style["dash"]}"' if style["dash"] else ""
     return (
-        f'<line class="link link-{link}" x1="{a.x:.1f}" y1="{a.y:.1f}" x2="{b.x:.1f}" y2="{b.y:.1f}" '
+        f'<line class="{kind} link-{link}" x1="{a.x:.1f}" y1="{a.y:.1f}" x2="{b.x:.1f}" y2="{b.y:.1f}" '
         f'stroke="{style["stroke"]}" stroke-width="{style["width"]}"{dash}/>'
     )
 
@@ -140,7 +140,7 @@ def _legend(left: float) -> str:
     items = [f'<g class="legend" transform="translate({left + 10:.0f}, 10)">']
     y = 0
     for link in LINK_STYLES:
-        items.append(_line(Point(0, y), Point(36, y), link))
+        items.append(_line(Point(0, y), Point(36, y), link, kind="legend-link"))
         items.append(f'<text x="44" y="{y + 4}" font-size="11">{link}</text>')
         y += 17
     for status, colour in NODE_COLOURS.items():
@@ -172,7 +172,7 @@ def render_html(edge_map: EdgeMap, title: str = "edge map") -> str:
             f"<td>{escape(detail)}</td><td>{escape(neighbours)}</td></tr>"
         )
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>"
         "body{font-family:'DejaVu Sans',sans-serif;margin:24px;color:#212121}"
         "table{border-collapse:collapse;margin-top:16px}td,th{border:1px solid #ccc;padding:4px 10px;"

@@ -14,16 +14,21 @@ from edgewright.twins.device import (
 def resource(**spec):
     base = {"protocol": "http", "address": "http://10.231.70.50:8080"}
     base.update(spec)
-    return {"apiVersion": "edgewright.io/v1alpha1", "kind": "EdgeDevice", "metadata": {"name": "thermometer"},
-            "spec": base}
+    return {
+        "apiVersion": "edgewright.io/v1alpha1",
+        "kind": "EdgeDevice",
+        "metadata": {"name": "thermometer"},
+        "spec": base,
+    }
 
 
 def test_a_full_resource_reads_into_a_device():
     device = device_from_resource(
         resource(link="usb", node="twn-1", location={"latitude": 48.1, "longitude": 11.6}, memoryMiB=32)
     )
-    assert device == EdgeDevice("thermometer", "http", "http://10.231.70.50:8080", "usb", "twn-1",
-                                Location(48.1, 11.6), 32)
+    assert device == EdgeDevice(
+        "thermometer", "http", "http://10.231.70.50:8080", "usb", "twn-1", Location(48.1, 11.6), 32
+    )
     assert device.wired and device.node_bound
 
 
@@ -34,7 +39,9 @@ def test_defaults_are_an_ethernet_device_on_the_network():
 
 
 def test_resource_round_trips():
-    device = EdgeDevice("plc-7", "opcua", "opc.tcp://10.0.0.7:4840", "mesh", None, Location(-33.9, 151.2), 128)
+    device = EdgeDevice(
+        "plc-7", "opcua", "opc.tcp://10.0.0.7:4840", "mesh", None, Location(-33.9, 151.2), 128
+    )
     assert device_from_resource(device_resource(device)) == device
 
 

@@ -26,7 +26,9 @@ def node(name, location=None, memory=4096, ready=True, quarantined=False):
 
 
 def device(name, location=None, node=None, link="ethernet", memory=64):
-    return EdgeDevice(name, "http", f"http://{name}", link=link, node=node, location=location, memory_mib=memory)
+    return EdgeDevice(
+        name, "http", f"http://{name}", link=link, node=node, location=location, memory_mib=memory
+    )
 
 
 def where(result):
@@ -47,7 +49,9 @@ def test_a_wired_device_runs_on_its_node_even_when_another_is_closer_and_emptier
 
 def test_a_network_device_runs_on_the_closest_node():
     nodes = [node("munich", MUNICH), node("berlin", BERLIN, memory=99999), node("hamburg", HAMBURG)]
-    result = place([device("meter", location=AUGSBURG), device("valve", location=Location(53.0, 10.0))], nodes)
+    result = place(
+        [device("meter", location=AUGSBURG), device("valve", location=Location(53.0, 10.0))], nodes
+    )
     assert where(result) == {"meter": "munich", "valve": "hamburg"}
 
 
@@ -104,7 +108,9 @@ def test_a_device_wired_to_an_unknown_node_is_invalid_and_changes_nothing():
 
 
 def test_an_unreadable_device_keeps_its_twin():
-    result = plan([], [node("a")], current={"cam": Assignment("cam", "a")}, now=0, invalid={"cam": "bad spec"})
+    result = plan(
+        [], [node("a")], current={"cam": Assignment("cam", "a")}, now=0, invalid={"cam": "bad spec"}
+    )
     assert [(d.action, d.node) for d in result.decisions] == [(Action.INVALID, "a")]
 
 
@@ -115,7 +121,10 @@ def test_a_disconnected_device_loses_its_twin():
 
 def test_losing_a_node_moves_its_twins_and_nothing_else():
     nodes = [node("munich", MUNICH), node("berlin", BERLIN), node("hamburg", HAMBURG)]
-    devices = [device(f"m{i}", location=MUNICH) for i in range(3)] + [device("b", location=BERLIN), device("x")]
+    devices = [device(f"m{i}", location=MUNICH) for i in range(3)] + [
+        device("b", location=BERLIN),
+        device("x"),
+    ]
     first = place(devices, nodes)
     current = {d: Assignment(d, n, placed_at=1000) for d, n in first.placement().items()}
     on_munich = {d for d, twin in current.items() if twin.node == "munich"}
@@ -160,8 +169,13 @@ def test_a_slightly_closer_node_does_not_move_a_twin():
     nearer = Location(48.17, 11.59)  # about 3.8 km: 3.4 km (47 %) better
     current = {"meter": Assignment("meter", "near", placed_at=0)}
     nodes = [node("near", near), node("nearer", nearer)]
-    assert plan(devices, nodes, current, now=1e6, guard=Guard(min_gain_km=5)).decisions[0].action is Action.KEEP
-    assert plan(devices, nodes, current, now=1e6, guard=Guard(min_gain_ratio=0.9)).decisions[0].action is Action.KEEP
+    assert (
+        plan(devices, nodes, current, now=1e6, guard=Guard(min_gain_km=5)).decisions[0].action is Action.KEEP
+    )
+    assert (
+        plan(devices, nodes, current, now=1e6, guard=Guard(min_gain_ratio=0.9)).decisions[0].action
+        is Action.KEEP
+    )
     assert plan(devices, nodes, current, now=1e6, guard=Guard()).decisions[0].action is Action.MOVE
 
 
@@ -186,7 +200,12 @@ def test_a_twin_does_not_flap_between_two_nodes():
     guard = Guard(min_dwell_s=300)
     twin = Assignment("meter", "munich", placed_at=0)
     history = []
-    for now, nodes in ((10, [berlin]), (20, [munich, berlin]), (30, [munich, berlin]), (400, [munich, berlin])):
+    for now, nodes in (
+        (10, [berlin]),
+        (20, [munich, berlin]),
+        (30, [munich, berlin]),
+        (400, [munich, berlin]),
+    ):
         decision = plan(devices, nodes, {"meter": twin}, now=now, guard=guard).decisions[0]
         if decision.action is Action.MOVE:
             twin = Assignment("meter", decision.node, placed_at=now)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from edgewright.lab import podman
 from edgewright.lab.image import IMAGE, ensure_image
+from edgewright.lab.kube import DEFAULT_PORT_BASE, ControlPlaneError
 from edgewright.lab.lab import DEFAULT_NAME, DEFAULT_SUBNET, MAX_NODES, Lab, LabError, LabSpec, as_rows
 
 
@@ -70,6 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument(
                 "--subnet", default=DEFAULT_SUBNET, help=f"lab network (default {DEFAULT_SUBNET})"
             )
+            sub.add_argument(
+                "--kubernetes",
+                action="store_true",
+                help="also run a Kubernetes control plane (etcd, API server, controller manager) for the nodes",
+            )
+            sub.add_argument(
+                "--kube-port-base",
+                type=int,
+                default=DEFAULT_PORT_BASE,
+                help=f"control plane ports are offsets from this (default {DEFAULT_PORT_BASE}: API on "
+                f"{DEFAULT_PORT_BASE + 43})",
+            )
         if verb == "status":
             sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
     lab_commands.add_parser("image", help="build the lab's node image unless it is already there")
@@ -83,7 +96,11 @@ def run_lab(args: argparse.Namespace) -> int:
         print(f"{IMAGE} {'built' if built else 'is up to date'}")
         return 0
     spec = LabSpec(
-        name=args.name, nodes=getattr(args, "nodes", 1), subnet=getattr(args, "subnet", DEFAULT_SUBNET)
+        name=args.name,
+        nodes=getattr(args, "nodes", 1),
+        subnet=getattr(args, "subnet", DEFAULT_SUBNET),
+        kubernetes=getattr(args, "kubernetes", False),
+        kube_port_base=getattr(args, "kube_port_base", DEFAULT_PORT_BASE),
     )
     lab = Lab(spec, log=lambda line: print(line, file=sys.stderr))
     inventory = args.inventory or default_inventory()
@@ -107,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "lab":
             return run_lab(args)
-    except (LabError, podman.PodmanError) as exc:
+    except (LabError, ControlPlaneError, podman.PodmanError) as exc:
         print(f"edgewright: error: {exc}", file=sys.stderr)
         return 2
     return 1

@@ -23,6 +23,7 @@ import yaml
 
 from edgewright.lab import podman
 from edgewright.lab.image import IMAGE, ensure_image
+from edgewright.lab.kube import DEFAULT_PORT_BASE, ControlPlane, ControlPlaneSpec, Ports, binaries_dir
 
 LAB_LABEL = "io.edgewright.lab"
 INDEX_LABEL = "io.edgewright.node-index"
@@ -52,9 +53,14 @@ class LabSpec:
     name: str = DEFAULT_NAME
     nodes: int = 3
     subnet: str = DEFAULT_SUBNET
+    # A Kubernetes control plane on this host for the lab's nodes to join (see edgewright.lab.kube).
+    kubernetes: bool = False
+    kube_port_base: int = DEFAULT_PORT_BASE
 
     def validate(self) -> None:
         check_name(self.name)
+        if self.kubernetes:
+            Ports(self.kube_port_base).validate()
         if not 1 <= self.nodes <= MAX_NODES:
             raise LabError(f"--nodes must be between 1 and {MAX_NODES}, not {self.nodes}")
         try:
@@ -95,6 +101,37 @@ def state_dir(name: str) -> Path:
     return home / "labs" / name
 
 
+def control_plane_spec(spec: LabSpec) -> ControlPlaneSpec:
+    return ControlPlaneSpec(
+        lab=spec.name,
+        address=spec.gateway,
+        state=state_dir(spec.name) / "kubernetes",
+        ports=Ports(spec.kube_port_base),
+    )
+
+
+def kubernetes_vars(spec: LabSpec) -> dict:
+    """What the roles need to join the lab's control plane: its endpoint, the controller's credentials, and
+    the locally built kubelet as the artefact the nodes install."""
+    plane = control_plane_spec(spec)
+    kubelet = binaries_dir() / "kubelet"
+    return {
+        "edgewright_kube_api_server": plane.server,
+        "edgewright_kubeconfig": str(plane.admin_kubeconfig),
+        "edgewright_kube_ca_file": str(plane.pki / "ca.crt"),
+        "kubelet_source": "artefact",
+        "kubelet_artefact": {"path": str(kubelet), "sha256": _sha256(kubelet)},
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def render_inventory(spec: LabSpec, key_file: Path) -> dict:
     """The Ansible inventory of a lab: every node in `edge_nodes`, reached over SSH as root."""
     hosts = {
@@ -112,6 +149,7 @@ def render_inventory(spec: LabSpec, key_file: Path) -> dict:
                 "edgewright_lab_subnet": spec.subnet,
                 "edgewright_lab_gateway": spec.gateway,
                 "tpm_mode": "virtual",
+                **(kubernetes_vars(spec) if spec.kubernetes else {}),
             },
             "children": {"edge_nodes": {"hosts": hosts}},
         }
@@ -143,6 +181,8 @@ class Lab:
                 podman.run(["rm", "--force", "--time", "5", name])
         for index in range(1, self.spec.nodes + 1):
             self._wait_until_booted(index)
+        if self.spec.kubernetes:
+            ControlPlane(control_plane_spec(self.spec), log=self.log).up()
         self._write_inventory(inventory, key)
         return self.status()
 
@@ -335,7 +375,9 @@ class Lab:
         """Remove this lab's containers, network, key and inventory; nothing else. Returns what it removed."""
         check_name(self.spec.name)
         podman.ensure_usable()
-        removed = []
+        removed = [
+            f"Kubernetes {component}" for component in ControlPlane(control_plane_spec(self.spec)).down()
+        ]
         for name in self._containers():
             podman.run(["rm", "--force", "--time", "5", name])
             removed.append(name)

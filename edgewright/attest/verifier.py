@@ -1,0 +1,403 @@
+"""The attestation verifier: enrolls nodes by credential activation, attests them by TPM quotes against a
+golden policy per node class, and quarantines every node that fails.
+
+A node's life here: unknown -> enrolling (a credential challenge is out) -> enrolled (its AK is proven to
+live in the same TPM as its EK) -> attested (its last quote, over a fresh nonce, matched its class's
+golden PCR values). Any failure makes it quarantined, and it stays so, refused by every later step, until an
+operator releases it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from edgewright.attest import structures
+from edgewright.attest.store import Store, check_name
+
+ENROLLING = "enrolling"
+ENROLLED = "enrolled"
+ATTESTED = "attested"
+QUARANTINED = "quarantined"
+RELEASED = "released"
+
+NONCE_BYTES = 32
+DEFAULT_NONCE_TTL = 300.0
+EK_REQUIRED_ATTRIBUTES = structures.FIXED_TPM | structures.FIXED_PARENT | structures.RESTRICTED | structures.DECRYPT
+
+
+class VerifierError(ValueError):
+    """Input the verifier cannot work with (not a verdict on the node); the message names the problem."""
+
+
+class Refused(RuntimeError):
+    """The node may not proceed: quarantined, or not attested. The message says why and how to release."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one enrollment or attestation step."""
+
+    ok: bool
+    status: str
+    reason: str
+    changed: bool
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A credential-activation challenge for a node (None credential: already enrolled with these keys)."""
+
+    credential: bytes | None
+    changed: bool
+
+
+def now_iso(clock: Callable[[], float]) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock()))
+
+
+def make_credential(ek_public: bytes, ak_name: bytes, secret: bytes) -> bytes:
+    """Wrap SECRET so only the TPM holding this EK can unwrap it, and only for the key named AK_NAME."""
+    with tempfile.TemporaryDirectory(prefix="edgewright-mkcred-") as tmp:
+        ek_file, secret_file, out = Path(tmp, "ek.pub"), Path(tmp, "secret"), Path(tmp, "credential")
+        ek_file.write_bytes(ek_public)
+        secret_file.write_bytes(secret)
+        try:
+            proc = subprocess.run(
+                ["tpm2_makecredential", "--tcti", "none", "-u", str(ek_file), "-s", str(secret_file),
+                 "-n", ak_name.hex(), "-o", str(out)],
+                capture_output=True, text=True, check=False,
+            )
+        except FileNotFoundError as exc:
+            raise VerifierError("tpm2_makecredential not found on the controller: install tpm2-tools") from exc
+        if proc.returncode != 0:
+            raise VerifierError(f"tpm2_makecredential failed: {proc.stderr.strip()}")
+        return out.read_bytes()
+
+
+def check_quote(
+    ak: structures.AkPublic,
+    message: bytes,
+    signature: bytes,
+    nonce: bytes,
+    pcr_values: Mapping[int, bytes],
+    golden: Mapping[int, bytes],
+) -> tuple[str | None, structures.Quote | None]:
+    """Why this quote must be rejected (None when it is good), and the parsed quote when it parses.
+
+    Checked in this order: the AK's signature, the nonce, the reported PCR values against the signed
+    digest, then those values against the golden policy.
+    """
+    try:
+        ak.public_key().verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+    except (InvalidSignature, ValueError):
+        return "the quote's signature does not verify with the node's enrolled AK", None
+    try:
+        quote = structures.parse_quote(message)
+    except structures.StructureError as exc:
+        return f"the quote is malformed: {exc}", None
+    if not hmac.compare_digest(quote.nonce, nonce):
+        return "the quote is not over the nonce issued for this attestation (replayed or stale quote)", quote
+    if sorted(pcr_values) != list(quote.pcr_indexes):
+        return (f"the reported PCRs {sorted(pcr_values)} are not the quoted PCRs {list(quote.pcr_indexes)}",
+                quote)
+    if structures.composite_digest([pcr_values[i] for i in quote.pcr_indexes]) != quote.pcr_digest:
+        return "the reported PCR values do not match the digest the TPM signed", quote
+    for index, expected in sorted(golden.items()):
+        if index not in pcr_values:
+            return f"PCR {index} is in the golden policy but not in the quote", quote
+        if pcr_values[index] != expected:
+            return (f"PCR {index} is {pcr_values[index].hex()}, the golden policy expects {expected.hex()}",
+                    quote)
+    return None, quote
+
+
+def golden_from_policy(policy: Mapping[str, Any]) -> dict[int, bytes]:
+    """The golden PCR values of a stored policy ({"pcrs": {"16": "hex"}})."""
+    return {int(k): bytes.fromhex(v) for k, v in policy.get("pcrs", {}).items()}
+
+
+def validate_golden(pcrs: Mapping[Any, Any]) -> dict[int, bytes]:
+    """Golden PCR values given by an operator, checked: PCR 0-23 with 32-byte SHA-256 hex values."""
+    golden: dict[int, bytes] = {}
+    for key, value in pcrs.items():
+        try:
+            index = int(key)
+        except (TypeError, ValueError):
+            raise VerifierError(f"golden policy PCR {key!r} is not a PCR number") from None
+        if not 0 <= index < structures.PCR_COUNT:
+            raise VerifierError(f"golden policy PCR {index} is out of range (0-{structures.PCR_COUNT - 1})")
+        try:
+            digest = bytes.fromhex(str(value))
+        except ValueError:
+            raise VerifierError(f"golden value of PCR {index} is not hex") from None
+        if len(digest) != structures.SHA256_SIZE:
+            raise VerifierError(f"golden value of PCR {index} is {len(digest)} bytes, a SHA-256 PCR is 32")
+        golden[index] = digest
+    return golden
+
+
+class Verifier:
+    """The verifier over one store directory. Every public method is one locked transaction."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        nonce_ttl: float = DEFAULT_NONCE_TTL,
+        clock: Callable[[], float] = time.time,
+        credential_maker: Callable[[bytes, bytes, bytes], bytes] = make_credential,
+    ) -> None:
+        self.store = store
+        self.nonce_ttl = nonce_ttl
+        self.clock = clock
+        self.make_credential = credential_maker
+
+    # -- enrollment -------------------------------------------------------------------------------------
+
+    def enroll_challenge(self, node: str, ek_public: bytes, ak_public: bytes) -> Challenge:
+        """A credential for the node's TPM to activate, or no credential when already enrolled with these keys.
+
+        Raises Refused when the node is quarantined, or quarantines it when its keys are unusable.
+        """
+        check_name("node", node)
+        with self.store.locked():
+            record = self.store.node(node)
+            self._refuse_quarantined(record)
+            ek_sha256 = hashlib.sha256(ek_public).hexdigest()
+            if record and record.get("enrolled_at"):
+                if record["ek_sha256"] == ek_sha256 and record["ak_public"] == ak_public.hex():
+                    return Challenge(None, changed=False)
+                reason = "its EK or AK differs from the ones it enrolled with (TPM replaced or keys re-made?)"
+                self._quarantine(node, record, reason)
+                raise Refused(self._refusal(node, reason))
+            problem = self._key_problem(node, ek_public, ak_public, ek_sha256)
+            if problem:
+                self._quarantine(node, record, problem)
+                raise Refused(self._refusal(node, problem))
+            ak = structures.parse_rsa_public(ak_public)
+            secret = secrets.token_bytes(32)
+            credential = self.make_credential(ek_public, ak.name, secret)
+            self.store.save_node({
+                "node": node,
+                "status": ENROLLING,
+                "ek_sha256": ek_sha256,
+                "ak_public": ak_public.hex(),
+                "ak_name": ak.name.hex(),
+                "challenge_sha256": hashlib.sha256(secret).hexdigest(),
+                "challenge_issued_at": self.clock(),
+                "since": now_iso(self.clock),
+            })
+            return Challenge(credential, changed=True)
+
+    def _key_problem(self, node: str, ek_public: bytes, ak_public: bytes, ek_sha256: str) -> str | None:
+        try:
+            ek = structures.parse_rsa_public(ek_public)
+        except structures.StructureError as exc:
+            return f"its EK public key is not a TPM RSA public area: {exc}"
+        if ek.attributes & EK_REQUIRED_ATTRIBUTES != EK_REQUIRED_ATTRIBUTES:
+            return "its EK is not a restricted decryption key fixed to its TPM"
+        try:
+            ak = structures.parse_rsa_public(ak_public)
+        except structures.StructureError as exc:
+            return f"its AK public key is not a TPM RSA public area: {exc}"
+        if not ak.is_restricted_signing_key():
+            return "its AK is not a restricted signing key made in and fixed to its TPM"
+        for other in self.store.nodes():
+            if other["node"] != node and other.get("ek_sha256") == ek_sha256:
+                return f"its EK is already enrolled by node {other['node']}"
+        return None
+
+    def enroll_complete(self, node: str, activated_secret: bytes) -> Verdict:
+        """Finish enrollment with the secret the node's TPM recovered from its credential."""
+        with self.store.locked():
+            record = self.store.node(node)
+            self._refuse_quarantined(record)
+            if not record or record["status"] != ENROLLING:
+                raise VerifierError(f"node {node} has no enrollment challenge outstanding")
+            expected = bytes.fromhex(record["challenge_sha256"])
+            if not hmac.compare_digest(hashlib.sha256(activated_secret).digest(), expected):
+                reason = "credential activation failed: its AK is not proven to be in the same TPM as its EK"
+                self._quarantine(node, record, reason)
+                return Verdict(False, QUARANTINED, reason, changed=True)
+            record.update(status=ENROLLED, since=now_iso(self.clock), enrolled_at=now_iso(self.clock))
+            for key in ("challenge_sha256", "challenge_issued_at"):
+                record.pop(key, None)
+            self.store.save_node(record)
+            self._evidence(node, "enrolled", "AK bound to EK by credential activation", ak_name=record["ak_name"])
+            return Verdict(True, ENROLLED, "enrolled", changed=True)
+
+    # -- attestation ------------------------------------------------------------------------------------
+
+    def issue_nonce(self, node: str) -> bytes:
+        """A fresh random nonce for the node's next quote (replacing any earlier one)."""
+        check_name("node", node)
+        with self.store.locked():
+            record = self.store.node(node)
+            self._refuse_quarantined(record)
+            if not record or not record.get("enrolled_at"):
+                reason = "it was never enrolled with the verifier"
+                self._quarantine(node, record, reason)
+                raise Refused(self._refusal(node, reason))
+            nonce = secrets.token_bytes(NONCE_BYTES)
+            record.update(nonce=nonce.hex(), nonce_issued_at=self.clock())
+            self.store.save_node(record)
+            return nonce
+
+    def verify(
+        self,
+        node: str,
+        node_class: str,
+        message: bytes,
+        signature: bytes,
+        pcr_values: Mapping[int, bytes],
+        *,
+        learn_policy: bool = False,
+    ) -> Verdict:
+        """Check a quote the node made over its last nonce; quarantine the node when it fails.
+
+        The nonce is used up whatever the outcome, so the same quote can never pass twice. With
+        LEARN_POLICY and no golden policy for NODE_CLASS yet, this node's (signed, fresh) PCR values become
+        the class's golden policy: bootstrap from a reference node the operator trusts.
+        """
+        check_name("node class", node_class)
+        with self.store.locked():
+            record = self.store.node(node)
+            self._refuse_quarantined(record)
+            if not record or not record.get("enrolled_at"):
+                reason = "it was never enrolled with the verifier"
+                self._quarantine(node, record, reason)
+                return Verdict(False, QUARANTINED, reason, changed=True)
+            nonce_hex, issued_at = record.pop("nonce", None), record.pop("nonce_issued_at", 0.0)
+            self.store.save_node(record)
+            if nonce_hex is None:
+                reason = "no nonce was issued for this quote (replayed quote)"
+            elif self.clock() - issued_at > self.nonce_ttl:
+                reason = f"the nonce expired ({self.nonce_ttl:.0f} s) before the quote arrived"
+            else:
+                reason = None
+            policy = self.store.policy(node_class)
+            learned = False
+            if reason is None and policy is None:
+                if learn_policy:
+                    policy, learned = {"pcrs": {str(i): v.hex() for i, v in sorted(pcr_values.items())}}, True
+                else:
+                    reason = f"there is no golden policy for node class {node_class}"
+            quote = None
+            if reason is None:
+                ak = structures.parse_rsa_public(bytes.fromhex(record["ak_public"]))
+                reason, quote = check_quote(
+                    ak, message, signature, bytes.fromhex(nonce_hex), pcr_values, golden_from_policy(policy)
+                )
+            details = {
+                "node_class": node_class,
+                "nonce": nonce_hex,
+                "pcrs": {str(i): v.hex() for i, v in sorted(pcr_values.items())},
+                "reset_count": quote.reset_count if quote else None,
+            }
+            if reason is not None:
+                self._quarantine(node, record, reason, **details)
+                return Verdict(False, QUARANTINED, reason, changed=True, details=details)
+            if learned:
+                self.store.save_policy(node_class, {**policy, "learned_from": node, "at": now_iso(self.clock)})
+            changed = record["status"] != ATTESTED or record.get("node_class") != node_class
+            record.update(status=ATTESTED, node_class=node_class, last_attested_at=now_iso(self.clock))
+            if changed:
+                record["since"] = now_iso(self.clock)
+            record.pop("reason", None)
+            self.store.save_node(record)
+            self._evidence(node, "attested", "quote matches the golden policy", learned_policy=learned, **details)
+            return Verdict(True, ATTESTED, "attested", changed=changed or learned, details=details)
+
+    # -- quarantine ---------------------------------------------------------------------------------------
+
+    def quarantine(self, node: str, reason: str) -> Verdict:
+        """Quarantine a node for a failure found outside the verifier (e.g. no TPM, a failed TPM command)."""
+        check_name("node", node)
+        with self.store.locked():
+            record = self.store.node(node)
+            if record and record["status"] == QUARANTINED:
+                return Verdict(False, QUARANTINED, record.get("reason", reason), changed=False)
+            self._quarantine(node, record, reason)
+            return Verdict(False, QUARANTINED, reason, changed=True)
+
+    def release(self, node: str, *, by: str, forget_keys: bool = False) -> Verdict:
+        """Lift a node's quarantine. It must attest again before anything proceeds; with FORGET_KEYS it
+        enrolls again too (after a TPM replacement or a deliberate key change)."""
+        check_name("node", node)
+        with self.store.locked():
+            record = self.store.node(node)
+            if not record:
+                raise VerifierError(f"node {node} is not known to the verifier")
+            if record["status"] != QUARANTINED and not forget_keys:
+                return Verdict(True, record["status"], "not quarantined", changed=False)
+            was = record.get("reason", "")
+            if forget_keys or not record.get("enrolled_at"):
+                # Never fully enrolled, or told to forget: the node enrolls afresh on its next run.
+                record = {"node": node}
+            else:
+                record = {k: v for k, v in record.items() if k not in ("reason", "quarantined_at")}
+            record.update(status=RELEASED, since=now_iso(self.clock))
+            self.store.save_node(record)
+            self._evidence(node, "released", f"released by {by} (was: {was})", forget_keys=forget_keys)
+            return Verdict(True, RELEASED, "released", changed=True)
+
+    def require_attested(self, node: str) -> dict[str, Any]:
+        """The node's record when it is attested; Refused (with the reason) otherwise."""
+        check_name("node", node)
+        record = self.store.node(node)
+        self._refuse_quarantined(record)
+        if not record or record["status"] != ATTESTED:
+            status = record["status"] if record else "unknown to the verifier"
+            raise Refused(f"node {node} is not attested (status: {status}): attest it first")
+        return record
+
+    def status(self, node: str) -> dict[str, Any] | None:
+        return self.store.node(check_name("node", node))
+
+    def set_policy(self, node_class: str, pcrs: Mapping[Any, Any]) -> bool:
+        """Store the golden PCR values of a node class; True when they changed."""
+        golden = validate_golden(pcrs)
+        policy = {"pcrs": {str(i): v.hex() for i, v in sorted(golden.items())}}
+        with self.store.locked():
+            current = self.store.policy(node_class)
+            if current and current.get("pcrs") == policy["pcrs"]:
+                return False
+            self.store.save_policy(node_class, policy)
+            return True
+
+    # -- internals ----------------------------------------------------------------------------------------
+
+    def _refusal(self, node: str, reason: str) -> str:
+        return (f"node {node} is quarantined: {reason}. Fix the node, then release it with "
+                f"`python -m edgewright.attest --store {self.store.root} release {node}`")
+
+    def _refuse_quarantined(self, record: dict[str, Any] | None) -> None:
+        if record and record["status"] == QUARANTINED:
+            raise Refused(self._refusal(record["node"], record.get("reason", "no reason recorded")))
+
+    def _quarantine(self, node: str, record: dict[str, Any] | None, reason: str, **details: Any) -> None:
+        record = dict(record or {"node": node})
+        for key in ("nonce", "nonce_issued_at", "challenge_sha256", "challenge_issued_at"):
+            record.pop(key, None)
+        record.update(status=QUARANTINED, reason=reason, quarantined_at=now_iso(self.clock),
+                      since=now_iso(self.clock))
+        self.store.save_node(record)
+        self._evidence(node, "quarantined", reason, **details)
+
+    def _evidence(self, node: str, outcome: str, reason: str, **details: Any) -> None:
+        self.store.append_evidence({"at": now_iso(self.clock), "node": node, "outcome": outcome,
+                                    "reason": reason, **details})

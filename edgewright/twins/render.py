@@ -176,7 +176,7 @@ def render_html(edge_map: EdgeMap, title: str = "edge map") -> str:
         f"<title>{escape(title)}</title><style>"
         "body{font-family:'DejaVu Sans',sans-serif;margin:24px;color:#212121}"
         "table{border-collapse:collapse;margin-top:16px}td,th{border:1px solid #ccc;padding:4px 10px;"
-        "text-align:left;font-size:13px}th{background:#eceff1}</style></head><body>\n"
+        "text-align:left;font-size:13px}th{background:#eceff1}svg{max-width:100%;height:auto}</style></head><body>\n"
         f"<h1>{escape(title)}</h1>\n{render_svg(edge_map, title)}"
         "<table><tr><th>vertex</th><th>type</th><th>status</th><th>detail</th><th>neighbours (link)</th></tr>\n"
         + "\n".join(rows)

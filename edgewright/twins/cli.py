@@ -111,20 +111,8 @@ def run_manifests(args: argparse.Namespace) -> int:
 def _live_edge_map(args: argparse.Namespace):
     from edgewright.twins import kube
 
-    dyn = kube.connect(args.kubeconfig, args.context)
-    state = kube.read_state(dyn, args.namespace)
-    from edgewright.twins.placement import plan
-
-    # The map shows the twins as they are: plan with an infinite dwell time moves nothing by preference.
-    result = plan(
-        state.devices,
-        [v.node for v in state.nodes],
-        state.twins,
-        now=0.0,
-        guard=Guard(min_dwell_s=float("inf")),
-        invalid=state.invalid,
-    )
-    return kube.edge_map_of(state, result)
+    state = kube.read_state(kube.connect(args.kubeconfig, args.context), args.namespace)
+    return kube.edge_map_of(state)
 
 
 def _cluster_call(fn, args):

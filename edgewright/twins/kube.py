@@ -179,17 +179,27 @@ def _set_status(dyn: DynamicClient, namespace: str, resource: dict[str, Any], st
     return True
 
 
-def edge_map_of(state: ClusterState, result: Plan) -> EdgeMap:
+def edge_map_of(state: ClusterState, result: Plan | None = None) -> EdgeMap:
+    """The cluster's edge map: after `result` is carried out, or (without it) as the cluster is now."""
+    if result is None:
+        present = {d.name for d in state.devices} | set(state.invalid)
+        placement = {name: twin.node for name, twin in state.twins.items() if name in present}
+        phases = {
+            name: (resource.get("status") or {}).get("phase")
+            or ("Placed" if name in placement else "Pending")
+            for name, resource in state.device_resources.items()
+        }
+    else:
+        placement = result.placement()
+        phases = {d.device: PHASES[d.action] for d in result.decisions if d.action in PHASES}
     nodes = [v.node for v in state.nodes]
     known = {n.name for n in nodes}
     free = {n.name: n.allocatable_mib for n in nodes}
     by_name = {d.name: d for d in state.devices}
-    placement = result.placement()
     for device, node in placement.items():
         if device in by_name and node in free:
             free[node] -= by_name[device].memory_mib
     links = [(v.node.name, peer, link) for v in state.nodes for peer, link in v.links if peer in known]
-    phases = {d.device: PHASES[d.action] for d in result.decisions if d.action in PHASES}
     return build_edge_map(nodes, state.devices, placement, links, free_mib=free, phases=phases)
 
 

@@ -187,11 +187,12 @@ class Placer:
         fallback = ""
         if device.node is not None:
             wired = self.nodes.get(device.node)
-            if wired is None:
-                return None, f"wired to node {device.node}, which is unknown"
-            if self.fits(wired, device):
+            if wired is not None and self.fits(wired, device):
                 return wired, f"wired to {wired.name}"
-            why = wired.why_unusable() or f"node {wired.name} has no room for {device.memory_mib} MiB"
+            if wired is None:
+                why = f"node {device.node} is gone"
+            else:
+                why = wired.why_unusable() or f"node {wired.name} has no room for {device.memory_mib} MiB"
             if device.node_bound:
                 return None, f"{why}; a {device.link} device can only be served from it"
             fallback = f"{why}; best effort: "
@@ -271,7 +272,8 @@ def plan(
             staying[name] = twin
             used[twin.node] = used.get(twin.node, 0) + device.memory_mib
     for name, device in wanted.items():
-        if device.node is not None and device.node not in known:
+        # Wired to a node the cluster has never had a twin of it on: a mistake, not a node that left.
+        if device.node is not None and device.node not in known and name not in current:
             invalid[name] = f"device {name!r}: wired to node {device.node!r}, which is not in the cluster"
     placer = Placer(node_list, used)
 

@@ -99,12 +99,25 @@ def test_no_room_anywhere_leaves_the_device_pending():
     assert "10000 MiB" in result.decisions[0].reason
 
 
-def test_a_device_wired_to_an_unknown_node_is_invalid_and_changes_nothing():
-    result = plan([device("cam", node="ghost")], [node("a")], current={"cam": Assignment("cam", "a")}, now=0)
+def test_a_device_wired_to_an_unknown_node_is_invalid_and_gets_no_twin():
+    result = plan([device("cam", node="ghost")], [node("a")], current={}, now=0)
     (decision,) = result.decisions
     assert decision.action is Action.INVALID
     assert "'ghost', which is not in the cluster" in decision.reason
-    assert where(result) == {"cam": "a"}
+    assert where(result) == {}
+
+
+def test_a_wired_node_that_left_the_cluster_is_node_loss_not_bad_input():
+    current = {"cam": Assignment("cam", "gone"), "stick": Assignment("stick", "gone")}
+    devices = [device("cam", node="gone"), device("stick", node="gone", link="usb")]
+    result = plan(devices, [node("a")], current, now=0)
+    decisions = {d.device: d for d in result.decisions}
+    assert (decisions["cam"].action, decisions["cam"].node) == (Action.MOVE, "a")
+    assert "node gone is gone; best effort" in decisions["cam"].reason
+    assert decisions["stick"].action is Action.PENDING
+    # Once moved, the ethernet twin stays on its fallback node until its node is back.
+    moved = {"cam": Assignment("cam", "a")}
+    assert plan(devices[:1], [node("a")], moved, now=1e9).decisions[0].action is Action.KEEP
 
 
 def test_an_unreadable_device_keeps_its_twin():

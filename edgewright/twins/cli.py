@@ -185,3 +185,15 @@ def run_render(args: argparse.Namespace) -> int:
     args.output.write_text(render(edge_map, args.title))
     print(f"wrote {args.output} ({len(edge_map.vertices)} vertices, {len(edge_map.edges())} links)")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The two commands on their own (`python -m edgewright.twins.cli twins reconcile ...`)."""
+    parser = argparse.ArgumentParser(prog="edgewright", description="Device twins and the edge map.")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

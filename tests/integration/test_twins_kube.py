@@ -8,7 +8,6 @@ placement reads. Each test makes its own nodes and namespace and removes them af
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import itertools
 import re
@@ -143,10 +142,7 @@ class Cluster:
 
 
 def run(*argv):
-    parser = argparse.ArgumentParser(prog="edgewright")
-    cli.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.run(args)
+    return cli.main(list(argv))
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """The twins and edgemap commands that need no cluster, and the inputs users get wrong."""
 
-import argparse
 import json
 import xml.etree.ElementTree as ET
 
@@ -14,10 +13,7 @@ from edgewright.twins.placement import EdgeNode
 
 
 def run(*argv):
-    parser = argparse.ArgumentParser(prog="edgewright")
-    cli.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.run(args)
+    return cli.main(list(argv))
 
 
 @pytest.fixture

@@ -10,8 +10,21 @@ from pathlib import Path
 
 from edgewright.lab import podman
 from edgewright.lab.image import IMAGE, ensure_image
-from edgewright.lab.kube import DEFAULT_PORT_BASE, ControlPlaneError
-from edgewright.lab.lab import DEFAULT_NAME, DEFAULT_SUBNET, MAX_NODES, Lab, LabError, LabSpec, as_rows
+from edgewright.lab.kube import DEFAULT_PORT_BASE, ControlPlane, ControlPlaneError
+from edgewright.lab.lab import (
+    DEFAULT_NAME,
+    DEFAULT_SUBNET,
+    MAX_NODES,
+    Lab,
+    LabError,
+    LabSpec,
+    as_rows,
+    control_plane_spec,
+)
+
+
+def any_running(plane: dict[str, str]) -> bool:
+    return "running" in plane.values()
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -108,7 +121,13 @@ def run_lab(args: argparse.Namespace) -> int:
         print(format_table(as_rows(lab.up(inventory))))
     elif args.lab_command == "status":
         rows = as_rows(lab.status())
-        print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+        plane = ControlPlane(control_plane_spec(spec)).status()
+        if args.json:
+            print(json.dumps({"nodes": rows, "kubernetes": plane} if any_running(plane) else rows, indent=2))
+        else:
+            print(format_table(rows))
+            if any_running(plane):
+                print("kubernetes: " + ", ".join(f"{name} {state}" for name, state in plane.items()))
     else:
         removed = lab.down(inventory)
         print(

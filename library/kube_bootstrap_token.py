@@ -47,7 +47,15 @@ revoked: {description: Names of the Secrets deleted., returned: state is absent,
 import datetime
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.kube_bootstrap import TokenError, check_groups, core_api, expiration, issue, node_tokens, revoke
+from ansible.module_utils.kube_bootstrap import (
+    TokenError,
+    check_groups,
+    core_api,
+    expiration,
+    issue,
+    node_tokens,
+    revoke,
+)
 
 
 def main():

@@ -88,7 +88,7 @@ def main():
         pcr_value=current.hex(),
         expected_clean_value=replay(ZERO_PCR, desired).hex(),
         clean=clean,
-        measurements=[{"path": a, "sha256": d.hex()} for a, d in zip(artefacts, desired)],
+        measurements=[{"path": a, "sha256": d.hex()} for a, d in zip(artefacts, desired, strict=False)],
     )
 
 

@@ -63,7 +63,9 @@ class Ports:
 
     def validate(self) -> None:
         if not 1024 <= self.base <= 65535 - 100:
-            raise ControlPlaneError(f"the Kubernetes port base must be between 1024 and 65435, not {self.base}")
+            raise ControlPlaneError(
+                f"the Kubernetes port base must be between 1024 and 65435, not {self.base}"
+            )
 
     @property
     def api(self) -> int:
@@ -84,7 +86,7 @@ class Ports:
 
 # ---- certificates -------------------------------------------------------------------------------------
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def _key_pem(key) -> bytes:
@@ -174,8 +176,15 @@ def render_kubeconfig(server: str, ca_pem: bytes, cert_pem: bytes, key_pem: byte
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "lab", "cluster": {"server": server, "certificate-authority-data": b64(ca_pem)}}],
-        "users": [{"name": user, "user": {"client-certificate-data": b64(cert_pem), "client-key-data": b64(key_pem)}}],
+        "clusters": [
+            {"name": "lab", "cluster": {"server": server, "certificate-authority-data": b64(ca_pem)}}
+        ],
+        "users": [
+            {
+                "name": user,
+                "user": {"client-certificate-data": b64(cert_pem), "client-key-data": b64(key_pem)},
+            }
+        ],
         "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": user}}],
         "current-context": "lab",
     }
@@ -246,7 +255,7 @@ def component_commands(spec: ControlPlaneSpec, bin_dir: Path, etcd: str) -> dict
             # TLS bootstrap: short-lived bootstrap tokens authenticate a joining kubelet's first CSR.
             "--enable-bootstrap-token-auth",
             "--allow-privileged=true",
-            f"--profiling=false",
+            "--profiling=false",
         ],
         "kube-controller-manager": [
             str(bin_dir / "kube-controller-manager"),
@@ -283,14 +292,18 @@ class ControlPlane:
         self.spec.ports.validate()
         version = self.spec.version or kubernetes_version()
         bin_dir = binaries_dir(version)
-        missing = [b for b in ("kube-apiserver", "kube-controller-manager", "kubelet") if not (bin_dir / b).is_file()]
+        missing = [
+            b for b in ("kube-apiserver", "kube-controller-manager", "kubelet") if not (bin_dir / b).is_file()
+        ]
         if missing:
             raise ControlPlaneError(
                 f"Kubernetes {version} is not built ({', '.join(missing)} missing in {bin_dir}): run scripts/setup"
             )
         etcd = "/usr/bin/etcd"
         if not Path(etcd).is_file():
-            raise ControlPlaneError("etcd is not installed (on Debian: apt-get install etcd-server): run scripts/setup")
+            raise ControlPlaneError(
+                "etcd is not installed (on Debian: apt-get install etcd-server): run scripts/setup"
+            )
         self._ensure_pki()
         for name, command in component_commands(self.spec, bin_dir, etcd).items():
             if self.running(name):
@@ -359,7 +372,11 @@ class ControlPlane:
         logs.mkdir(parents=True, exist_ok=True)
         with (logs / f"{name}.log").open("ab") as out:
             proc = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         self._pid_file(name).write_text(f"{proc.pid}\n")
 
@@ -373,7 +390,9 @@ class ControlPlane:
             time.sleep(0.3)
         log = self.spec.state / "logs" / f"{name}.log"
         tail = log.read_text(errors="replace").splitlines()[-5:] if log.exists() else []
-        raise ControlPlaneError(f"{name} did not become ready within {timeout:.0f} s; its log ends:\n" + "\n".join(tail))
+        raise ControlPlaneError(
+            f"{name} did not become ready within {timeout:.0f} s; its log ends:\n" + "\n".join(tail)
+        )
 
     def _client_context(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context(cafile=str(self.spec.pki / "ca.crt"))
@@ -389,9 +408,13 @@ class ControlPlane:
 
     def _etcd_ready(self) -> bool:
         ctx = ssl.create_default_context(cafile=str(self.spec.pki / "ca.crt"))
-        ctx.load_cert_chain(str(self.spec.pki / "apiserver-etcd-client.crt"), str(self.spec.pki / "apiserver-etcd-client.key"))
+        ctx.load_cert_chain(
+            str(self.spec.pki / "apiserver-etcd-client.crt"), str(self.spec.pki / "apiserver-etcd-client.key")
+        )
         try:
-            with urllib.request.urlopen(f"https://127.0.0.1:{self.spec.ports.etcd_client}/health", context=ctx, timeout=2) as r:
+            with urllib.request.urlopen(
+                f"https://127.0.0.1:{self.spec.ports.etcd_client}/health", context=ctx, timeout=2
+            ) as r:
                 return json.loads(r.read()).get("health") == "true"
         except (OSError, ValueError):
             return False
@@ -433,7 +456,9 @@ class ControlPlane:
             "etcd-server": dict(common_name="etcd", server=True, ip_addresses=("127.0.0.1",)),
             "apiserver-etcd-client": dict(common_name="kube-apiserver-etcd-client", client=True),
             # The controller's identity: an administrator of this lab's cluster.
-            "admin": dict(common_name="edgewright-controller", organizations=("system:masters",), client=True),
+            "admin": dict(
+                common_name="edgewright-controller", organizations=("system:masters",), client=True
+            ),
             "controller-manager": dict(common_name="system:kube-controller-manager", client=True),
         }
         for name, args in leaves.items():

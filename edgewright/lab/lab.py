@@ -28,6 +28,7 @@ from edgewright.lab.kube import DEFAULT_PORT_BASE, ControlPlane, ControlPlaneSpe
 LAB_LABEL = "io.edgewright.lab"
 INDEX_LABEL = "io.edgewright.node-index"
 KEY_LABEL = "io.edgewright.ssh-key"
+KUBELET_LABEL = "io.edgewright.kubelet-ready"
 MAX_NODES = 50
 DEFAULT_NAME = "edge"
 DEFAULT_SUBNET = "10.231.0.0/24"
@@ -149,6 +150,8 @@ def render_inventory(spec: LabSpec, key_file: Path) -> dict:
                 "edgewright_lab_subnet": spec.subnet,
                 "edgewright_lab_gateway": spec.gateway,
                 "tpm_mode": "virtual",
+                # Lab nodes are identical and fresh: the first to attest sets its class's golden policy.
+                "attest_learn_policy": True,
                 **(kubernetes_vars(spec) if spec.kubernetes else {}),
             },
             "children": {"edge_nodes": {"hosts": hosts}},
@@ -265,6 +268,12 @@ class Lab:
             self.log(f"re-creating {name}: it trusts another SSH key than this lab's")
             podman.run(["rm", "--force", "--time", "5", name])
             existing = None
+        if existing is not None and existing["Labels"].get(KUBELET_LABEL, "no") != self._kubelet_ready:
+            self.log(
+                f"re-creating {name}: {'with' if self.spec.kubernetes else 'without'} what a kubelet needs"
+            )
+            podman.run(["rm", "--force", "--time", "5", name])
+            existing = None
         if existing is not None:
             if existing["State"] != "running":
                 self.log(f"starting {name}")
@@ -285,6 +294,8 @@ class Lab:
             f"{INDEX_LABEL}={index}",
             "--label",
             f"{KEY_LABEL}={key_id}",
+            "--label",
+            f"{KUBELET_LABEL}={self._kubelet_ready}",
             "--network",
             self.spec.network,
             "--ip",
@@ -304,7 +315,16 @@ class Lab:
         ]
         if Path(ca_bundle).exists():
             args += ["--volume", f"{ca_bundle}:{ca_bundle}:ro"]
+        if self.spec.kubernetes:
+            # A kubelet creates the pods' cgroups and watches /dev/kmsg: on a cgroup v1 host that needs a
+            # privileged container (writable cgroup hierarchies) with a private cgroup namespace, so each
+            # node's kubelet sees only its own subtree and the nodes do not share one /kubepods.
+            args += ["--privileged", "--cgroupns=private"]
         podman.run([*args, IMAGE])
+
+    @property
+    def _kubelet_ready(self) -> str:
+        return "yes" if self.spec.kubernetes else "no"
 
     def _wait_until_booted(self, index: int, timeout: float = 90.0) -> None:
         name = self.spec.node_name(index)

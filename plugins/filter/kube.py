@@ -59,7 +59,9 @@ def taint_problems(taints: object) -> list[str]:
         if problem:
             problems.append(problem)
         if taint["effect"] not in TAINT_EFFECTS:
-            problems.append(f"taint {taint['key']!r} has effect {taint['effect']!r}, not one of {TAINT_EFFECTS}")
+            problems.append(
+                f"taint {taint['key']!r} has effect {taint['effect']!r}, not one of {TAINT_EFFECTS}"
+            )
     return problems
 
 

@@ -105,3 +105,38 @@ def revoke(api, node: str) -> list[str]:
     for name in names:
         api.delete_namespaced_secret(name, NAMESPACE)
     return names
+
+
+def csr_common_name(request_pem: bytes) -> str | None:
+    """The subject CN of a PEM certificate signing request (None when it cannot be read)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    try:
+        names = x509.load_pem_x509_csr(request_pem).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError:
+        return None
+    return names[0].value if names else None
+
+
+def node_csrs(kubeconfig: str, node: str) -> list[str]:
+    """Names of the certificate signing requests for the node's identity (system:node:NODE)."""
+    import base64
+
+    from kubernetes import client, config
+
+    api = client.CertificatesV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
+    identity = f"system:node:{node}"
+    return [
+        csr.metadata.name
+        for csr in api.list_certificate_signing_request().items
+        if csr.spec.username == identity or csr_common_name(base64.b64decode(csr.spec.request)) == identity
+    ]
+
+
+def delete_csrs(kubeconfig: str, names: list[str]) -> None:
+    from kubernetes import client, config
+
+    api = client.CertificatesV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
+    for name in names:
+        api.delete_certificate_signing_request(name)

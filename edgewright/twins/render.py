@@ -96,9 +96,20 @@ def render_svg(edge_map: EdgeMap, title: str = "edge map") -> str:
         f'<text x="16" y="-14" font-size="18" font-weight="bold">{escape(title)}</text>',
         f'<text x="{width - 16:.0f}" y="-14" font-size="13" text-anchor="end">{len(nodes)} nodes, '
         f"{len(devices)} devices, {len(edge_map.edges())} links</text>",
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+        'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#ef6c00"/></marker></defs>',
         '<g class="links">',
     ]
     parts += [_line(positions[a], positions[b], link) for a, b, link in edge_map.edges()]
+    # A twin running away from the node its device is linked to (a wired device's fallback): a thin arrow.
+    for device in devices:
+        twin = device.attributes.get("twinNode")
+        if twin in positions and twin not in device.neighbors:
+            a, b = positions[device.name], positions[twin]
+            parts.append(
+                f'<line class="twin-elsewhere" x1="{a.x:.1f}" y1="{a.y:.1f}" x2="{b.x:.1f}" y2="{b.y:.1f}" '
+                'stroke="#ef6c00" stroke-width="1.5" stroke-dasharray="1 4" marker-end="url(#arrow)"/>'
+            )
     parts.append("</g>")
     for node in nodes:
         p, status = positions[node.name], node.attributes.get("status", "ready")
@@ -143,6 +154,11 @@ def _legend(left: float) -> str:
         items.append(_line(Point(0, y), Point(36, y), link, kind="legend-link"))
         items.append(f'<text x="44" y="{y + 4}" font-size="11">{link}</text>')
         y += 17
+    items.append(
+        f'<line x1="0" y1="{y}" x2="36" y2="{y}" stroke="#ef6c00" stroke-width="1.5" stroke-dasharray="1 4"/>'
+        f'<text x="44" y="{y + 4}" font-size="11">twin runs elsewhere</text>'
+    )
+    y += 17
     for status, colour in NODE_COLOURS.items():
         items.append(f'<circle cx="18" cy="{y}" r="6" fill="{colour}"/>')
         items.append(f'<text x="44" y="{y + 4}" font-size="11">node {status}</text>')
@@ -164,7 +180,7 @@ def render_html(edge_map: EdgeMap, title: str = "edge map") -> str:
         detail = (
             f"{a.get('freeMiB', '?')} / {a.get('allocatableMiB', '?')} MiB free"
             if vertex.vertex_type == EDGE_NODE
-            else f"{a.get('protocol', '')} {a.get('address', '')}"
+            else f"{a.get('protocol', '')} {a.get('address', '')}; twin on {a.get('twinNode') or 'no node'}"
         )
         neighbours = ", ".join(f"{n} ({link})" for n, link in sorted(vertex.neighbors.items())) or "-"
         rows.append(

@@ -16,7 +16,7 @@ import time
 import pytest
 from kubernetes.dynamic.exceptions import NotFoundError, UnprocessibleEntityError
 
-from edgewright.lab.kube import ControlPlane, ControlPlaneSpec, Ports, binaries_dir
+from edgewright.lab.kube import ControlPlane, ControlPlaneError, ControlPlaneSpec, Ports, binaries_dir
 from edgewright.twins import cli, kube
 from edgewright.twins.manifests import DEVICE_LABEL
 
@@ -33,7 +33,15 @@ def kubeconfig(tmp_path_factory):
     spec = ControlPlaneSpec("twn", "127.0.0.1", tmp_path_factory.mktemp("twn-kube"), Ports(17000))
     plane = ControlPlane(spec, log=lambda line: None)
     try:
-        plane.up()
+        # ControlPlane.up can take a component that has not exec'd yet for one that died (its pid file
+        # names a process whose command line is still the parent's); up is idempotent, so try again.
+        for attempt in range(3):
+            try:
+                plane.up()
+                break
+            except ControlPlaneError:
+                if attempt == 2:
+                    raise
         yield str(spec.admin_kubeconfig)
     finally:
         plane.down()

@@ -15,45 +15,19 @@ READY = {
     "memory": {"total_mb": 4096, "available_mb": 2048},
     "disks": [],
     "root_free_mb": 10_000,
-    "interfaces": [
-        {
-            "name": "eth0",
-            "state": "up",
-            "mtu": 1500,
-            "mac": None,
-            "kind": "wired",
-            "speed_mbps": 1000,
-            "addresses": ["10.231.30.11/24"],
-        }
-    ],
+    "interfaces": [{"name": "eth0", "state": "up", "mtu": 1500, "mac": None, "kind": "wired",
+                    "speed_mbps": 1000, "addresses": ["10.231.30.11/24"]}],
     "battery": {"present": False, "capacity_percent": None, "charging": None, "on_ac": None},
     "tpm": {"present": True, "kind": "virtual", "device": "swtpm:host=127.0.0.1,port=2321"},
     "artefacts": [
-        {
-            "name": "mesh daemon",
-            "command": "wg",
-            "path": "/usr/bin/wg",
-            "version": "1.0.2021",
-            "min_version": "1.0",
-            "level": "mesh-ready",
-        },
-        {
-            "name": "kubelet",
-            "command": "kubelet",
-            "path": "/usr/bin/kubelet",
-            "version": "1.29.3",
-            "min_version": "1.28",
-            "level": "kube-ready",
-        },
+        {"name": "mesh daemon", "command": "wg", "path": "/usr/bin/wg", "version": "1.0.2021",
+         "min_version": "1.0", "level": "mesh-ready"},
+        {"name": "kubelet", "command": "kubelet", "path": "/usr/bin/kubelet", "version": "1.29.3",
+         "min_version": "1.28", "level": "kube-ready"},
     ],
 }
-REQUIREMENTS = {
-    "min_battery_percent": 20,
-    "min_memory_available_mb": 64,
-    "min_memory_total_mb": 512,
-    "min_cpus": 1,
-    "min_disk_free_mb": 1024,
-}
+REQUIREMENTS = {"min_battery_percent": 20, "min_memory_available_mb": 64, "min_memory_total_mb": 512,
+                "min_cpus": 1, "min_disk_free_mb": 1024}
 
 
 def facts(**changes):
@@ -135,16 +109,9 @@ def test_versions_from_tool_output(output, version):
     assert ep.parse_version(output) == version
 
 
-@pytest.mark.parametrize(
-    ("version", "minimum", "ok"),
-    [
-        ("1.29.3", "1.28", True),
-        ("1.28", "1.28.0", True),
-        ("1.9", "1.28", False),
-        (None, "1.0", False),
-        (None, None, True),
-    ],
-)
+@pytest.mark.parametrize(("version", "minimum", "ok"),
+                         [("1.29.3", "1.28", True), ("1.28", "1.28.0", True), ("1.9", "1.28", False),
+                          (None, "1.0", False), (None, None, True)])
 def test_version_comparison_is_numeric(version, minimum, ok):
     assert ep.version_at_least(version, minimum) is ok
 
@@ -177,36 +144,21 @@ def test_sysfs_battery_wireless_and_disks(tmp_path):
     write(tmp_path, "/sys/block/sda/size", str(2 * 1024 * 1024 * 64))  # 64 GiB in 512-byte sectors
     write(tmp_path, "/sys/block/sda/queue/rotational", "0\n")
     write(tmp_path, "/sys/block/loop0/size", "8\n")
-    assert ep.gather_battery(str(tmp_path)) == {
-        "present": True,
-        "capacity_percent": 8,
-        "charging": False,
-        "on_ac": False,
-    }
+    assert ep.gather_battery(str(tmp_path)) == {"present": True, "capacity_percent": 8, "charging": False,
+                                                "on_ac": False}
     interfaces = {i["name"]: i for i in ep.gather_interfaces(str(tmp_path), {"wlan0": ["192.0.2.7/24"]})}
     assert interfaces["wlan0"]["kind"] == "wireless" and interfaces["wlan0"]["speed_mbps"] is None
-    assert interfaces["eth0"] == {
-        "name": "eth0",
-        "state": "down",
-        "mtu": None,
-        "mac": None,
-        "kind": "wired",
-        "speed_mbps": 1000,
-        "addresses": [],
-    }
+    assert interfaces["eth0"] == {"name": "eth0", "state": "down", "mtu": None, "mac": None, "kind": "wired",
+                                  "speed_mbps": 1000, "addresses": []}
     assert ep.gather_disks(str(tmp_path)) == [{"name": "sda", "size_mb": 65536, "rotational": False}]
 
 
 def test_meminfo_cpuinfo_and_ip_json():
     assert ep.parse_meminfo("MemTotal:  2048000 kB\nMemFree: 1 kB\nMemAvailable: 1024000 kB\n") == {
-        "total_mb": 2000,
-        "available_mb": 1000,
-    }
+        "total_mb": 2000, "available_mb": 1000}
     assert ep.parse_cpu_model("processor\t: 0\nmodel name\t: AMD EPYC\n") == "AMD EPYC"
-    ip = (
-        '[{"ifname":"lo","addr_info":[{"local":"127.0.0.1","prefixlen":8,"scope":"host"}]},'
-        '{"ifname":"eth0","addr_info":[{"local":"10.231.30.11","prefixlen":24,"scope":"global"}]}]'
-    )
+    ip = ('[{"ifname":"lo","addr_info":[{"local":"127.0.0.1","prefixlen":8,"scope":"host"}]},'
+          '{"ifname":"eth0","addr_info":[{"local":"10.231.30.11","prefixlen":24,"scope":"global"}]}]')
     assert ep.parse_ip_json(ip) == {"lo": [], "eth0": ["10.231.30.11/24"]}
 
 

@@ -135,6 +135,10 @@ def test_the_svg_is_well_formed_and_draws_every_vertex_and_link():
     assert "pending" in groups["vertex-lost"].get("class")
     links = [line for line in root.iter(f"{SVG}line") if "link" in (line.get("class") or "").split()]
     assert len(links) == len(edge_map.edges())
+    # plc is wired to the quarantined twn-3; its twin runs on twn-2, drawn as an arrow.
+    (elsewhere,) = [line for line in root.iter(f"{SVG}line") if line.get("class") == "twin-elsewhere"]
+    node = groups["vertex-twn-2"].find(f"{SVG}circle")
+    assert (elsewhere.get("x2"), elsewhere.get("y2")) == (node.get("cx"), node.get("cy"))
     # Vertices do not sit on top of each other.
     centres = []
     for group in groups.values():

@@ -212,7 +212,7 @@ def reconcile(
 ) -> tuple[Report, ClusterState]:
     """Bring the cluster's twins to what the plan says. With dry_run, only say what would change."""
     state = read_state(dyn, namespace)
-    moment = now()
+    moment = float(int(now()))  # whole seconds, as the placed-at annotation keeps it
     result = plan(
         state.devices, [v.node for v in state.nodes], state.twins, moment, guard or Guard(), state.invalid
     )

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import os
 import re
+import signal
 import time
+from pathlib import Path
 
 import pytest
 from kubernetes.dynamic.exceptions import NotFoundError, UnprocessibleEntityError
@@ -44,7 +47,28 @@ def kubeconfig(tmp_path_factory):
                     raise
         yield str(spec.admin_kubeconfig)
     finally:
+        started = processes_of(spec.state)
         plane.down()
+        # down() only signals; the API server takes a while to stop, and the next run needs its port.
+        deadline = time.monotonic() + 10
+        while started and time.monotonic() < deadline:
+            started = [pid for pid in started if Path(f"/proc/{pid}").exists()]
+            time.sleep(0.5)
+        for pid in started:
+            os.kill(pid, signal.SIGKILL)
+
+
+def processes_of(state: Path) -> list[int]:
+    """The control plane processes this module started: their command lines name its state directory."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if str(state).encode() in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
 
 
 @pytest.fixture(scope="module")

@@ -92,13 +92,19 @@ def main() -> None:
 
     rng = random.Random(args.seed)
     samples = rng.sample(sorted(per_node), 10)
-    extra = []
+    own_total = moved_total = waiting_total = 0
+    others = []
     for name in samples:
         result = plan(devices, [n for n in nodes if n.name != name], current, now=10_010, guard=guard)
-        extra.append(len({d.device for d in result.moves} - {d for d, n in placed.items() if n == name}))
+        own_twins = {d for d, n in placed.items() if n == name}
+        moved_now = {d.device for d in result.moves}
+        own_total += len(own_twins)
+        moved_total += len(moved_now & own_twins)
+        waiting_total += sum(1 for d in result.by_action(Action.PENDING) if d.previous == name)
+        others.append(len(moved_now - own_twins))
     print(
-        f"10 more single-node losses ({', '.join(samples[:3])}, ...): twins of other nodes that moved: "
-        f"{extra}"
+        f"10 more single-node losses ({', '.join(samples[:3])}, ...): {own_total} twins on them, "
+        f"{moved_total} moved, {waiting_total} wait (USB); twins of other nodes that moved: {others}"
     )
 
     current = {**current, **{d.device: Assignment(d.device, d.node, placed_at=10_010) for d in after.moves}}

@@ -66,27 +66,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"anti-flapping: a move must bring the twin this much closer (default {Guard.min_gain_km:g})",
     )
     reconcile.add_argument("--edgemap", type=Path, metavar="FILE", help="also write the edge map JSON here")
-    reconcile.set_defaults(run=run_reconcile)
+    reconcile.set_defaults(func=run_reconcile)
     definition = twin_commands.add_parser("crd", help="print the EdgeDevice CustomResourceDefinition")
-    definition.set_defaults(run=lambda args: _print_yaml([crd()]))
+    definition.set_defaults(func=lambda args: _print_yaml([crd()]))
     manifests = twin_commands.add_parser("manifests", help="print the twin of a device on a node")
     manifests.add_argument("device", type=Path, help="EdgeDevice YAML file")
     manifests.add_argument("--node", required=True, help="node the twin runs on")
     manifests.add_argument("--namespace", default="default")
-    manifests.set_defaults(run=run_manifests)
+    manifests.set_defaults(func=run_manifests)
 
     edgemap = subparsers.add_parser("edgemap", help="the edge map: nodes, devices and their links")
     edgemap_commands = edgemap.add_subparsers(dest="edgemap_command", required=True)
     export = edgemap_commands.add_parser("export", help="write the live cluster's edge map as JSON")
     _cluster_options(export)
     export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
-    export.set_defaults(run=run_export)
+    export.set_defaults(func=run_export)
     render = edgemap_commands.add_parser("render", help="draw the edge map as SVG or HTML")
     render.add_argument("--input", type=Path, help="edge map JSON (default: read the live cluster)")
     _cluster_options(render)
     render.add_argument("-o", "--output", type=Path, required=True, help="picture to write: .svg or .html")
     render.add_argument("--title", default="edge map", help="title of the picture")
-    render.set_defaults(run=run_render)
+    render.set_defaults(func=run_render)
 
 
 def _fail(message: str) -> int:
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="edgewright", description="Device twins and the edge map.")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.run(args)
+    return args.func(args)
 
 
 if __name__ == "__main__":

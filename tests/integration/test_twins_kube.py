@@ -23,7 +23,6 @@ from edgewright.lab.kube import ControlPlane, ControlPlaneError, ControlPlaneSpe
 from edgewright.twins import cli, kube
 from edgewright.twins.manifests import DEVICE_LABEL
 
-pytestmark = pytest.mark.lab
 MUNICH, BERLIN = (48.137, 11.575), (52.52, 13.405)
 NAMESPACES = itertools.count(1)
 

@@ -1,8 +1,9 @@
 """How edge nodes tell placement what it needs: read from Kubernetes Node objects (pure functions).
 
 - Ready: the node's Ready condition is "True".
-- Quarantined: the label `edgewright.io/attestation=quarantined` (the attestation status the attest role
-  records for a node that fails), or a taint with the key `edgewright.io/quarantined`.
+- Quarantined: the label `edgewright.io/attested=false`, which the kubelet role keeps on a joined node from
+  the attestation verifier's word (a node the verifier quarantines is no longer attested). A Node without
+  the label (not joined by edgewright) is not taken as quarantined.
 - Cordoned (`spec.unschedulable`): no new twins, and its twins move, as for a node not Ready.
 - Location: the annotation `edgewright.io/location: "LAT,LON"` (decimal degrees). Annotations, since a
   label value cannot start with '-'.
@@ -20,9 +21,7 @@ from typing import Any
 from edgewright.twins.device import GROUP, LINKS, DeviceError, Location
 from edgewright.twins.placement import EdgeNode
 
-ATTESTATION_LABEL = f"{GROUP}/attestation"
-QUARANTINED = "quarantined"
-QUARANTINE_TAINT = f"{GROUP}/quarantined"
+ATTESTED_LABEL = f"{GROUP}/attested"
 LOCATION_ANNOTATION = f"{GROUP}/location"
 LINKS_ANNOTATION = f"{GROUP}/links"
 
@@ -75,9 +74,7 @@ def node_view(resource: Mapping[str, Any]) -> NodeView:
 
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
     cordoned = bool(spec.get("unschedulable"))
-    quarantined = labels.get(ATTESTATION_LABEL) == QUARANTINED or any(
-        t.get("key") == QUARANTINE_TAINT for t in spec.get("taints") or []
-    )
+    quarantined = labels.get(ATTESTED_LABEL) == "false"
     location = None
     if LOCATION_ANNOTATION in annotations:
         try:

@@ -6,10 +6,8 @@ from edgewright.twins.device import Location
 from edgewright.twins.nodes import node_view, quantity_mib
 
 
-def node(
-    name="twn-1", ready="True", labels=None, annotations=None, taints=None, memory="4Gi", unschedulable=None
-):
-    spec = {"taints": taints} if taints else {}
+def node(name="twn-1", ready="True", labels=None, annotations=None, memory="4Gi", unschedulable=None):
+    spec = {}
     if unschedulable:
         spec["unschedulable"] = True
     return {
@@ -54,16 +52,17 @@ def test_a_ready_node_with_location_and_links():
         node(ready="False"),
         node(ready="Unknown"),
         node(unschedulable=True),
-        node(labels={"edgewright.io/attestation": "quarantined"}),
-        node(taints=[{"key": "edgewright.io/quarantined", "effect": "NoSchedule"}]),
+        node(labels={"edgewright.io/attested": "false"}),
     ],
 )
 def test_unusable_nodes(resource):
     assert not node_view(resource).node.usable
 
 
-def test_an_attested_label_is_not_quarantine():
-    assert node_view(node(labels={"edgewright.io/attestation": "attested"})).node.usable
+def test_an_attested_node_and_a_node_without_the_label_are_not_quarantined():
+    for labels in ({"edgewright.io/attested": "true"}, {}):
+        view = node_view(node(labels=labels))
+        assert view.node.usable and not view.node.quarantined
 
 
 def test_bad_annotations_are_reported_not_fatal():

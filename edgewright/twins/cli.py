@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -31,6 +32,19 @@ def _non_negative(value: str) -> float:
     if number < 0:
         raise argparse.ArgumentTypeError(f"{value!r} must not be negative")
     return number
+
+
+def _positive(value: str) -> float:
+    number = _non_negative(value)
+    if number == 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be more than 0")
+    return number
+
+
+def _whole(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} must be a whole number of at least 1")
+    return int(value)
 
 
 def _cluster_options(parser: argparse.ArgumentParser) -> None:
@@ -66,6 +80,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"anti-flapping: a move must bring the twin this much closer (default {Guard.min_gain_km:g})",
     )
     reconcile.add_argument("--edgemap", type=Path, metavar="FILE", help="also write the edge map JSON here")
+    reconcile.add_argument(
+        "--every",
+        type=_positive,
+        metavar="SECONDS",
+        help="keep reconciling, once every SECONDS (devices and nodes coming and going), until interrupted",
+    )
+    reconcile.add_argument("--rounds", type=_whole, metavar="N", help="with --every: stop after N rounds")
     reconcile.set_defaults(func=run_reconcile)
     definition = twin_commands.add_parser("crd", help="print the EdgeDevice CustomResourceDefinition")
     definition.set_defaults(func=lambda args: _print_yaml([crd()]))
@@ -132,6 +153,20 @@ def _cluster_call(fn, args):
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
+    """One reconcile, or with --every one every so many seconds (the controller loop), --rounds times."""
+    rounds = 0
+    while True:
+        code = _reconcile_once(args, quiet=args.every is not None and rounds > 0)
+        rounds += 1
+        if args.every is None or (args.rounds is not None and rounds >= args.rounds):
+            return code
+        try:
+            time.sleep(args.every)
+        except KeyboardInterrupt:
+            return code
+
+
+def _reconcile_once(args: argparse.Namespace, quiet: bool) -> int:
     from edgewright.twins import kube
 
     def work(args):
@@ -147,11 +182,11 @@ def run_reconcile(args: argparse.Namespace) -> int:
     report, state = outcome
     prefix = "would " if args.dry_run else ""
     for change in report.changes:
-        print(f"{prefix}{change}")
-    if not report.changes:
-        print("twins are as the rules say: nothing to change")
+        print(f"{prefix}{change}", flush=True)
+    if not report.changes and not quiet:
+        print("twins are as the rules say: nothing to change", flush=True)
     for problem in report.problems:
-        print(f"problem: {problem}", file=sys.stderr)
+        print(f"problem: {problem}", file=sys.stderr, flush=True)
     if args.edgemap:
         args.edgemap.write_text(kube.edge_map_of(state, report.plan).dumps())
     return 1 if report.problems else 0

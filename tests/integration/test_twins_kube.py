@@ -13,6 +13,7 @@ import itertools
 import os
 import re
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -224,6 +225,30 @@ def test_twins_land_where_the_rules_say_and_a_second_run_changes_nothing(cluster
 
     assert cluster.reconcile() == 0
     assert capsys.readouterr().out.strip() == "twins are as the rules say: nothing to change"
+
+
+def test_a_dry_run_says_what_would_change_and_changes_nothing(cluster, capsys):
+    cluster.node("twn-only")
+    cluster.device("meter", protocol="http", address="http://m")
+    assert cluster.reconcile("--dry-run") == 0
+    assert "would create twn-only: twin of meter" in capsys.readouterr().out
+    assert cluster.objects_of("meter") == [] and cluster.status("meter") == {}
+
+
+def test_the_loop_picks_up_a_device_that_connects_between_rounds(cluster, capsys):
+    cluster.node("twn-only")
+    cluster.device("meter", protocol="http", address="http://m")
+    connect = threading.Timer(
+        0.5, cluster.device, args=("camera",), kwargs={"protocol": "mqtt", "address": "tcp://c"}
+    )
+    connect.start()
+    try:
+        assert cluster.reconcile("--every", "1.5", "--rounds", "2") == 0
+    finally:
+        connect.join()
+    out = capsys.readouterr().out
+    assert "twin of meter" in out and "twin of camera" in out
+    assert cluster.twin_node("camera") == "twn-only"
 
 
 def test_a_twin_account_may_read_only_its_own_device(cluster, dyn):

@@ -98,3 +98,13 @@ def test_negative_guard_is_refused(capsys):
     with pytest.raises(SystemExit):
         run("twins", "reconcile", "--min-dwell", "-5")
     assert "must not be negative" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [(["--every", "0"], "must be more than 0"), (["--every", "5", "--rounds", "0"], "at least 1")],
+)
+def test_bad_loop_settings_are_refused(argv, problem, capsys):
+    with pytest.raises(SystemExit):
+        run("twins", "reconcile", *argv)
+    assert problem in capsys.readouterr().err

@@ -123,16 +123,23 @@ def read_state(dyn: DynamicClient, namespace: str) -> ClusterState:
     return ClusterState(devices, invalid, resources, nodes, twins)
 
 
+def _version(metadata: Any) -> str:
+    # Objects with a status (Deployments) count spec changes in generation; their controllers' status
+    # writes move resourceVersion, which must not read as a change of ours.
+    return str(metadata.generation) if metadata.generation else metadata.resourceVersion
+
+
 def _apply(dyn: DynamicClient, body: dict[str, Any]) -> bool:
-    """Server-side apply one object; True when the cluster changed it (its resourceVersion moved)."""
+    """Server-side apply one object; True when that changed it."""
     resource = _resource(dyn, body["apiVersion"], body["kind"])
     meta = body["metadata"]
     try:
-        before = resource.get(name=meta["name"], namespace=meta.get("namespace")).metadata.resourceVersion
+        current = resource.get(name=meta["name"], namespace=meta.get("namespace")).metadata
+        before = (_version(current), current.annotations, current.labels)
     except NotFoundError:
         before = None
-    after = resource.server_side_apply(body=body, field_manager=FIELD_MANAGER, force_conflicts=True)
-    return after.metadata.resourceVersion != before
+    after = resource.server_side_apply(body=body, field_manager=FIELD_MANAGER, force_conflicts=True).metadata
+    return (_version(after), after.annotations, after.labels) != before
 
 
 def delete_twin(dyn: DynamicClient, namespace: str, device: str) -> list[str]:

@@ -23,7 +23,7 @@ LAB, SUBNET, PORT_BASE = "k8s", "10.231.40.0/24", 16400
 
 def sh(*args: str, inventory: Path | None = None) -> float:
     started = time.monotonic()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ANSIBLE_CALLBACKS_ENABLED": ""}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     subprocess.run(args, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     return time.monotonic() - started
 

@@ -309,11 +309,11 @@ class ControlPlane:
             if self.running(name):
                 continue
             self.log(f"starting {name} of lab {self.spec.lab}")
-            self._start(name, command)
+            process = self._start(name, command)
             if name == "etcd":
-                self._wait(name, self._etcd_ready, timeout)
+                self._wait(name, process, self._etcd_ready, timeout)
             elif name == "kube-apiserver":
-                self._wait(name, self._api_ready, timeout)
+                self._wait(name, process, self._api_ready, timeout)
         self.log(f"Kubernetes API: {self.spec.server}; kubeconfig: {self.spec.admin_kubeconfig}")
 
     def down(self) -> list[str]:
@@ -367,7 +367,7 @@ class ControlPlane:
         except OSError:
             return False
 
-    def _start(self, name: str, command: list[str]) -> None:
+    def _start(self, name: str, command: list[str]) -> subprocess.Popen:
         logs = self.spec.state / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         with (logs / f"{name}.log").open("ab") as out:
@@ -379,17 +379,22 @@ class ControlPlane:
                 start_new_session=True,
             )
         self._pid_file(name).write_text(f"{proc.pid}\n")
+        return proc
 
-    def _wait(self, name: str, ready: Callable[[], bool], timeout: float) -> None:
+    def _wait(self, name: str, process: subprocess.Popen, ready: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not self.running(name):
+            if process.poll() is not None:
                 break
             if ready():
                 return
             time.sleep(0.3)
         log = self.spec.state / "logs" / f"{name}.log"
         tail = log.read_text(errors="replace").splitlines()[-5:] if log.exists() else []
+        if process.poll() is not None:
+            raise ControlPlaneError(
+                f"{name} exited with status {process.returncode}; its log ends:\n" + "\n".join(tail)
+            )
         raise ControlPlaneError(
             f"{name} did not become ready within {timeout:.0f} s; its log ends:\n" + "\n".join(tail)
         )
@@ -453,7 +458,8 @@ class ControlPlane:
             "apiserver-kubelet-client": dict(
                 common_name="kube-apiserver-kubelet-client", organizations=("system:masters",), client=True
             ),
-            "etcd-server": dict(common_name="etcd", server=True, ip_addresses=("127.0.0.1",)),
+            # etcd dials itself (its gateway) with its own certificate, so it is a client too.
+            "etcd-server": dict(common_name="etcd", server=True, client=True, ip_addresses=("127.0.0.1",)),
             "apiserver-etcd-client": dict(common_name="kube-apiserver-etcd-client", client=True),
             # The controller's identity: an administrator of this lab's cluster.
             "admin": dict(

@@ -320,6 +320,10 @@ class Lab:
             # privileged container (writable cgroup hierarchies) with a private cgroup namespace, so each
             # node's kubelet sees only its own subtree and the nodes do not share one /kubepods.
             args += ["--privileged", "--cgroupns=private"]
+            # Privileged, udev runs in the node and would give eth0 a MAC derived from the machine id, which
+            # the image bakes in: every node would get the same MAC. Masking the default link policy keeps
+            # podman's own MAC for each node.
+            args += ["--volume", "/dev/null:/etc/systemd/network/99-default.link:ro"]
         podman.run([*args, IMAGE])
 
     @property

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ROOT, edgewright
 
 from edgewright.lab.kube import binaries_dir
-
-from .conftest import ROOT, edgewright
 
 LAB, SUBNET, PORT_BASE = "k8s", "10.231.40.0/24", 16400
 JOINED, BATTERY, REFUSED = "k8s-1", "k8s-2", "k8s-3"
@@ -38,7 +37,7 @@ def playbook(inventory: Path, name: str, *args: str) -> subprocess.CompletedProc
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "ANSIBLE_CALLBACKS_ENABLED": "", "ANSIBLE_FORCE_COLOR": "0"},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "ANSIBLE_FORCE_COLOR": "0"},
         check=False,
     )
 
@@ -66,27 +65,31 @@ def lab(tmp_path_factory):
         "lab", "up", "--name", LAB, "--nodes", "3", "--subnet", SUBNET, "--kubernetes",
         "--kube-port-base", str(PORT_BASE), "--inventory", str(inventory),
     )  # fmt: skip
-    assert up.returncode == 0, up.stderr
-    (work / "group_vars").mkdir()
-    (work / "group_vars" / "all.yml").write_text(
-        yaml.safe_dump(
-            {
-                "edgewright_verifier_dir": str(work / "verifier"),
-                "attest_learn_policy": True,
-                "edgewright_zone": "lab-a",
-                "common_time_sync": "none",
-                # A golden policy no real node matches, for k8s-3's class: it fails attestation.
-                "attest_golden_policies": {"tampered": {16: "00" * 32}},
-            }
+    try:
+        assert up.returncode == 0, up.stderr
+        (work / "group_vars").mkdir()
+        (work / "group_vars" / "all.yml").write_text(
+            yaml.safe_dump(
+                {
+                    "edgewright_verifier_dir": str(work / "verifier"),
+                    "attest_learn_policy": True,
+                    "edgewright_zone": "lab-a",
+                    "common_time_sync": "none",
+                    # A golden policy no real node matches, for k8s-3's class: it fails attestation.
+                    "attest_golden_policies": {"tampered": {16: "00" * 32}},
+                }
+            )
         )
-    )
-    (work / "host_vars").mkdir()
-    (work / "host_vars" / f"{JOINED}.yml").write_text(yaml.safe_dump({"edgewright_cluster_role": "head"}))
-    (work / "host_vars" / f"{BATTERY}.yml").write_text(yaml.safe_dump({"edgewright_power_source": "battery"}))
-    (work / "host_vars" / f"{REFUSED}.yml").write_text(yaml.safe_dump({"attest_node_class": "tampered"}))
-    kubeconfig = yaml.safe_load(inventory.read_text())["all"]["vars"]["edgewright_kubeconfig"]
-    yield {"inventory": inventory, "work": work, "kubeconfig": kubeconfig}
-    edgewright("lab", "down", "--name", LAB, "--inventory", str(inventory))
+        (work / "host_vars").mkdir()
+        (work / "host_vars" / f"{JOINED}.yml").write_text(yaml.safe_dump({"edgewright_cluster_role": "head"}))
+        (work / "host_vars" / f"{BATTERY}.yml").write_text(
+            yaml.safe_dump({"edgewright_power_source": "battery"})
+        )
+        (work / "host_vars" / f"{REFUSED}.yml").write_text(yaml.safe_dump({"attest_node_class": "tampered"}))
+        kubeconfig = yaml.safe_load(inventory.read_text())["all"]["vars"]["edgewright_kubeconfig"]
+        yield {"inventory": inventory, "work": work, "kubeconfig": kubeconfig}
+    finally:
+        edgewright("lab", "down", "--name", LAB, "--inventory", str(inventory))
 
 
 @pytest.fixture(scope="module")
@@ -127,14 +130,18 @@ def test_attested_nodes_join_with_their_labels_and_taints(site, api):
     counts = recap(site.stdout)
     assert counts[JOINED]["failed"] == 0 and counts[BATTERY]["failed"] == 0, site.stdout[-3000:]
     head = api.read_node(JOINED)
-    assert head.metadata.labels | {
-        "kubernetes.io/arch": "amd64",
-        "kubernetes.io/hostname": JOINED,
-        "topology.kubernetes.io/zone": "lab-a",
-        "edgewright.io/cluster-role": "head",
-        "edgewright.io/attested": "true",
-        "edgewright.io/power-source": "mains",
-    } == head.metadata.labels
+    assert (
+        head.metadata.labels
+        | {
+            "kubernetes.io/arch": "amd64",
+            "kubernetes.io/hostname": JOINED,
+            "topology.kubernetes.io/zone": "lab-a",
+            "edgewright.io/cluster-role": "head",
+            "edgewright.io/attested": "true",
+            "edgewright.io/power-source": "mains",
+        }
+        == head.metadata.labels
+    )
     assert [a.address for a in head.status.addresses if a.type == "InternalIP"] == ["10.231.40.11"]
     assert not [t for t in head.spec.taints or [] if t.key.startswith("edgewright.io/")]
     battery = api.read_node(BATTERY)
@@ -144,12 +151,22 @@ def test_attested_nodes_join_with_their_labels_and_taints(site, api):
         (t.key, t.value, t.effect) for t in battery.spec.taints
     ]
     # The kubelet registered itself: with the certificate the controller manager signed after TLS bootstrap.
-    cert = on_node(JOINED, "openssl", "x509", "-noout", "-subject", "-in", "/var/lib/kubelet/pki/kubelet-client-current.pem")
+    cert = on_node(
+        JOINED,
+        "openssl",
+        "x509",
+        "-noout",
+        "-subject",
+        "-in",
+        "/var/lib/kubelet/pki/kubelet-client-current.pem",
+    )
     assert "CN = system:node:k8s-1" in cert.stdout and "O = system:nodes" in cert.stdout
     # The bootstrap token was short-lived: revoked right after the join, and gone from the node.
     assert bootstrap_secrets(api, JOINED) == []
     assert on_node(JOINED, "test", "-e", "/etc/kubernetes/bootstrap-kubelet.conf").returncode == 1
-    assert on_node(JOINED, "cat", "/var/lib/edgewright/lifecycle.json").stdout.count('"joined"') == 1
+    assert (
+        json.loads(on_node(JOINED, "cat", "/var/lib/edgewright/lifecycle.json").stdout)["stage"] == "joined"
+    )
 
 
 def test_joined_node_becomes_ready(site, api):
@@ -173,6 +190,9 @@ def test_quarantined_node_is_refused_a_token_and_does_not_join(lab, site, api):
     assert node_or_none(api, REFUSED) is None
     assert on_node(REFUSED, "test", "-e", "/etc/kubernetes/bootstrap-kubelet.conf").returncode == 1
     assert on_node(REFUSED, "systemctl", "is-active", "kubelet").stdout.strip() != "active"
+    # Refused before anything was installed.
+    assert on_node(REFUSED, "test", "-e", "/usr/local/bin/kubelet").returncode == 1
+    assert on_node(REFUSED, "test", "-e", "/etc/containerd/config.toml").returncode == 1
 
 
 def test_second_run_changes_nothing(lab, site):
@@ -187,17 +207,23 @@ def test_expired_bootstrap_token_is_refused_by_the_api_server(lab, site, api):
 
     from plugins.module_utils.kube_bootstrap import issue, revoke
 
-    issued = issue(api, "k8s-expiry", 2, ["system:bootstrappers:edgewright"], datetime.datetime.now(datetime.UTC))
-    try:
-        admin = config.new_client_from_config(config_file=lab["kubeconfig"]).configuration
+    admin = config.new_client_from_config(config_file=lab["kubeconfig"]).configuration
+
+    def certificates_as(token: str):
         conf = client.Configuration()
         conf.host, conf.ssl_ca_cert = admin.host, admin.ssl_ca_cert
-        conf.api_key = {"authorization": f"Bearer {issued['token']}"}
-        certificates = client.CertificatesV1Api(client.ApiClient(conf))
-        certificates.list_certificate_signing_request()  # valid: a bootstrapper may list CSRs
-        time.sleep(3)
+        conf.api_key = {"authorization": f"Bearer {token}"}
+        return client.CertificatesV1Api(client.ApiClient(conf))
+
+    now = datetime.datetime.now(datetime.UTC)
+    groups = ["system:bootstrappers:edgewright"]
+    valid, expiring = issue(api, "k8s-expiry", 600, groups, now), issue(api, "k8s-expiry", 1, groups, now)
+    try:
+        certificates_as(valid["token"]).list_certificate_signing_request()  # a bootstrapper may list CSRs
+        # Never used before it expired (the API server caches successful token lookups for a few seconds).
+        time.sleep(2.5)
         with pytest.raises(client.exceptions.ApiException) as refused:
-            certificates.list_certificate_signing_request()
+            certificates_as(expiring["token"]).list_certificate_signing_request()
         assert refused.value.status == 401
     finally:
         revoke(api, "k8s-expiry")
@@ -214,7 +240,14 @@ def test_expired_bootstrap_token_is_refused_by_the_api_server(lab, site, api):
 )
 def test_bad_input_is_named_and_changes_nothing(lab, site, extra, message):
     extra = json.loads(json.dumps(extra).replace("ARTEFACT", str(binaries_dir() / "kubelet")))
-    run = playbook(lab["inventory"], "join.yml", "--limit", REFUSED, "-e", json.dumps({**extra, "kubelet_require_attestation": False}))
+    run = playbook(
+        lab["inventory"],
+        "join.yml",
+        "--limit",
+        REFUSED,
+        "-e",
+        json.dumps({**extra, "kubelet_require_attestation": False}),
+    )
     assert run.returncode != 0
     assert message in run.stdout, run.stdout[-2000:]
     assert on_node(REFUSED, "test", "-e", "/usr/local/bin/kubelet").returncode == 1
@@ -231,7 +264,11 @@ def test_decommission_leaves_nothing_behind(lab, site, api):
     assert bootstrap_secrets(api, BATTERY) == []
     certificates = client.CertificatesV1Api(config.new_client_from_config(config_file=lab["kubeconfig"]))
     requests = certificates.list_certificate_signing_request().items
-    assert not [r for r in requests if f"system:node:{BATTERY}" in base64.b64decode(r.spec.request).decode(errors="replace")]
+    assert not [
+        r
+        for r in requests
+        if f"system:node:{BATTERY}" in base64.b64decode(r.spec.request).decode(errors="replace")
+    ]
     # The verifier: the node and its keys are forgotten.
     assert not (lab["work"] / "verifier" / "nodes" / f"{BATTERY}.json").exists()
     # The node: nothing edgewright installed.
@@ -242,7 +279,9 @@ def test_decommission_leaves_nothing_behind(lab, site, api):
     for package in ("containerd", "containernetworking-plugins"):
         status = on_node(BATTERY, "dpkg-query", "-W", "-f=${Status}", package).stdout
         assert "install ok installed" not in status, package
-    handles = on_node(BATTERY, "env", "TPM2TOOLS_TCTI=swtpm:host=127.0.0.1,port=2321", "tpm2_getcap", "handles-persistent")
+    handles = on_node(
+        BATTERY, "env", "TPM2TOOLS_TCTI=swtpm:host=127.0.0.1,port=2321", "tpm2_getcap", "handles-persistent"
+    )
     assert "0x81010002" not in handles.stdout.lower()
     # The rest of the fleet is untouched.
     assert api.read_node(JOINED) is not None

@@ -16,7 +16,7 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.dynamic import DynamicClient
-from kubernetes.dynamic.exceptions import NotFoundError
+from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 
 from edgewright.twins.device import API_VERSION, KIND, DeviceError, EdgeDevice, device_from_resource
 from edgewright.twins.edgemap import EdgeMap, build_edge_map
@@ -101,7 +101,14 @@ def ensure_crd(dyn: DynamicClient, timeout_s: float = 30.0) -> bool:
 
 def read_state(dyn: DynamicClient, namespace: str) -> ClusterState:
     devices, invalid, resources = [], {}, {}
-    for item in _resource(dyn, API_VERSION, KIND).get(namespace=namespace).to_dict()["items"]:
+    try:
+        items = _resource(dyn, API_VERSION, KIND).get(namespace=namespace).to_dict()["items"]
+    except (ResourceNotFoundError, NotFoundError):  # the API has no such group, or no such kind in it
+        raise ClusterError(
+            f"the cluster has no {KIND} resource: install its CRD with `edgewright twins reconcile` "
+            "(without --dry-run) or `edgewright twins crd | kubectl apply -f -`"
+        ) from None
+    for item in items:
         name = item["metadata"]["name"]
         resources[name] = item
         try:

@@ -68,6 +68,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edgewright.attest.cli",
     "edgewright.metrics.cli",
     "edgewright.xds.cli",
+    "edgewright.twins.cli",
 )
 
 

@@ -22,13 +22,14 @@ from pathlib import Path
 import yaml
 
 from edgewright.lab import podman
-from edgewright.lab.image import IMAGE, ensure_image
+from edgewright.lab.image import IMAGE, current_digest, ensure_image
 from edgewright.lab.kube import DEFAULT_PORT_BASE, ControlPlane, ControlPlaneSpec, Ports, binaries_dir
 
 LAB_LABEL = "io.edgewright.lab"
 INDEX_LABEL = "io.edgewright.node-index"
 KEY_LABEL = "io.edgewright.ssh-key"
 KUBELET_LABEL = "io.edgewright.kubelet-ready"
+IMAGE_LABEL = "io.edgewright.image-recipe"
 MAX_NODES = 50
 DEFAULT_NAME = "edge"
 DEFAULT_SUBNET = "10.231.0.0/24"
@@ -174,8 +175,9 @@ class Lab:
         key = self._ensure_ssh_key()
         self._ensure_network()
         existing = self._containers()
+        shape = self._node_shape(key)
         for index in range(1, self.spec.nodes + 1):
-            self._ensure_node(index, existing.get(self.spec.node_name(index)), key)
+            self._ensure_node(index, existing.get(self.spec.node_name(index)), key, shape)
         for name, item in existing.items():
             if int(item["Labels"].get(INDEX_LABEL, 0)) > self.spec.nodes:
                 self.log(f"removing {name}: the lab now has {self.spec.nodes} nodes")
@@ -257,21 +259,32 @@ class Lab:
         )
         return {item["Names"][0]: item for item in items}
 
-    def _ensure_node(self, index: int, existing: dict | None, key: Path) -> None:
-        name = self.spec.node_name(index)
-        key_id = hashlib.sha256(key.with_suffix(".pub").read_bytes()).hexdigest()[:16]
-        if existing is not None and existing["Labels"].get(KEY_LABEL) != key_id:
+    def _node_shape(self, key: Path) -> dict[str, tuple[str, str]]:
+        """The labels that say how a node was made, each with the reason a node made otherwise is remade."""
+        return {
             # The lab's key was lost (another EDGEWRIGHT_HOME, a wiped cache): a node that trusts only the
-            # old key would be unreachable, so it is made anew.
-            self.log(f"re-creating {name}: it trusts another SSH key than this lab's")
-            podman.run(["rm", "--force", "--time", "5", name])
-            existing = None
-        if existing is not None and existing["Labels"].get(KUBELET_LABEL, "no") != self._kubelet_ready:
-            self.log(
-                f"re-creating {name}: {'with' if self.spec.kubernetes else 'without'} what a kubelet needs"
-            )
-            podman.run(["rm", "--force", "--time", "5", name])
-            existing = None
+            # old key would be unreachable.
+            KEY_LABEL: (
+                hashlib.sha256(key.with_suffix(".pub").read_bytes()).hexdigest()[:16],
+                "it trusts another SSH key than this lab's",
+            ),
+            KUBELET_LABEL: (
+                self._kubelet_ready,
+                f"{'with' if self.spec.kubernetes else 'without'} what a kubelet needs",
+            ),
+            IMAGE_LABEL: (current_digest() or "", "from the current node image"),
+        }
+
+    def _ensure_node(
+        self, index: int, existing: dict | None, key: Path, shape: dict[str, tuple[str, str]]
+    ) -> None:
+        name = self.spec.node_name(index)
+        if existing is not None:
+            stale = [why for label, (value, why) in shape.items() if existing["Labels"].get(label) != value]
+            if stale:
+                self.log(f"re-creating {name}: {stale[0]}")
+                podman.run(["rm", "--force", "--time", "5", name])
+                existing = None
         if existing is not None:
             if existing["State"] != "running":
                 self.log(f"starting {name}")
@@ -290,10 +303,7 @@ class Lab:
             f"{LAB_LABEL}={self.spec.name}",
             "--label",
             f"{INDEX_LABEL}={index}",
-            "--label",
-            f"{KEY_LABEL}={key_id}",
-            "--label",
-            f"{KUBELET_LABEL}={self._kubelet_ready}",
+            *(arg for label, (value, _) in shape.items() for arg in ("--label", f"{label}={value}")),
             "--network",
             self.spec.network,
             "--ip",

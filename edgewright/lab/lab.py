@@ -21,6 +21,8 @@ from pathlib import Path
 
 import yaml
 
+from edgewright.attest.store import Store
+from edgewright.attest.verifier import Verifier
 from edgewright.lab import podman
 from edgewright.lab.image import IMAGE, current_digest, ensure_image
 from edgewright.lab.kube import DEFAULT_PORT_BASE, ControlPlane, ControlPlaneSpec, Ports, binaries_dir
@@ -290,6 +292,7 @@ class Lab:
                 self.log(f"starting {name}")
                 podman.run(["start", name])
             return
+        self._forget_enrollment(name)
         self.log(f"creating {name} at {self.spec.node_address(index)}")
         ca_bundle = "/etc/ssl/certs/ca-certificates.crt"
         args = [
@@ -338,20 +341,39 @@ class Lab:
     def _kubelet_ready(self) -> str:
         return "yes" if self.spec.kubernetes else "no"
 
+    def _forget_enrollment(self, name: str) -> None:
+        """A node made anew is a new machine with a new TPM: the lab's verifier forgets the old one's keys,
+        as an operator decommissioning a node would, so the new node enrolls instead of being quarantined."""
+        verifier_dir = state_dir(self.spec.name) / "verifier"
+        if verifier_dir.is_dir() and Verifier(Store(verifier_dir)).deregister(name):
+            self.log(f"{name}: the lab's verifier forgot the keys of the node it replaces")
+
     def _wait_until_booted(self, index: int, timeout: float = 90.0) -> None:
         name = self.spec.node_name(index)
         deadline = time.monotonic() + timeout
         state = "unknown"
         while time.monotonic() < deadline:
-            state = (
-                podman.run(["exec", name, "systemctl", "is-system-running"], check=False)
-                .stdout.decode()
-                .strip()
-            )
-            if state in ("running", "degraded") and _ssh_listening(self.spec.node_address(index)):
-                return
+            if _ssh_listening(self.spec.node_address(index)):
+                state = self._on_node(self.spec.node_address(index), "systemctl is-system-running").strip()
+                if state in ("running", "degraded"):
+                    return
             time.sleep(0.5)
         raise LabError(f"{name} did not finish booting within {timeout:.0f} s (systemd says {state!r})")
+
+    def _on_node(self, address: str, script: str) -> str:
+        """What SCRIPT prints on the node, run over SSH as Ansible reaches it. Not `podman exec`: a node
+        that runs a kubelet manages its own cgroups, and podman can no longer enter it afterwards."""
+        proc = subprocess.run(
+            [
+                "ssh", "-i", str(state_dir(self.spec.name) / "id_ed25519"),
+                "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
+                # Lab nodes make fresh host keys whenever they are re-created; there is nothing to pin.
+                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                f"root@{address}", script,
+            ],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        return proc.stdout
 
     def _write_inventory(self, inventory: Path, key: Path) -> None:
         inventory.parent.mkdir(parents=True, exist_ok=True)
@@ -369,38 +391,26 @@ class Lab:
         for name, item in sorted(
             self._containers().items(), key=lambda kv: int(kv[1]["Labels"][INDEX_LABEL])
         ):
-            running = item["State"] == "running"
-            nodes.append(
-                NodeStatus(
-                    name=name,
-                    address=podman.text(
-                        [
-                            "inspect",
-                            "--format",
-                            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                            name,
-                        ]
-                    ),
-                    container=item["State"],
-                    systemd=self._exec(name, "systemctl", "is-system-running") if running else "-",
-                    tpm=self._exec(name, "systemctl", "is-active", "swtpm.service") if running else "-",
-                    stage=self._stage(name) if running else "-",
-                )
+            address = podman.text(
+                ["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name]
             )
+            systemd, tpm, stage = self._node_state(address) if item["State"] == "running" else ("-",) * 3
+            nodes.append(NodeStatus(name, address, item["State"], systemd, tpm, stage))
         return nodes
 
-    def _exec(self, name: str, *cmd: str) -> str:
-        out = podman.run(["exec", name, *cmd], check=False).stdout.decode().strip()
-        return out or "unknown"
-
-    def _stage(self, name: str) -> str:
-        proc = podman.run(["exec", name, "cat", LIFECYCLE_FILE], check=False)
-        if proc.returncode != 0:
-            return "bare"
+    def _node_state(self, address: str) -> tuple[str, str, str]:
+        """(systemd's state, the virtual TPM's state, the lifecycle stage) of a running node, in one call."""
+        out = self._on_node(
+            address,
+            f"systemctl is-system-running; systemctl is-active swtpm.service; cat {LIFECYCLE_FILE} 2>/dev/null",
+        ).split("\n", 2)
+        if len(out) < 3:
+            return ("unreachable",) * 3
         try:
-            return json.loads(proc.stdout)["stage"]
+            stage = json.loads(out[2])["stage"] if out[2].strip() else "bare"
         except (ValueError, KeyError):
-            return "unreadable"
+            stage = "unreadable"
+        return out[0].strip() or "unknown", out[1].strip() or "unknown", stage
 
     # ---- down -------------------------------------------------------------------------------------------
     def down(self, inventory: Path) -> list[str]:

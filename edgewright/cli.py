@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edgewright.lab import podman
+from edgewright.lab.image import IMAGE, ensure_image
 from edgewright.lab.lab import DEFAULT_NAME, DEFAULT_SUBNET, MAX_NODES, Lab, LabError, LabSpec, as_rows
 
 
@@ -58,18 +59,32 @@ def build_parser() -> argparse.ArgumentParser:
         ("down", "remove everything the lab created, and nothing else"),
     ):
         sub = lab_commands.add_parser(verb, help=text)
-        sub.add_argument("--name", default=DEFAULT_NAME, help=f"lab name, prefix of its nodes (default {DEFAULT_NAME})")
-        sub.add_argument("--inventory", type=Path, help="inventory file to write (default inventories/local/hosts.yml)")
+        sub.add_argument(
+            "--name", default=DEFAULT_NAME, help=f"lab name, prefix of its nodes (default {DEFAULT_NAME})"
+        )
+        sub.add_argument(
+            "--inventory", type=Path, help="inventory file to write (default inventories/local/hosts.yml)"
+        )
         if verb == "up":
             sub.add_argument("--nodes", type=_node_count, default=3, help="number of edge nodes (default 3)")
-            sub.add_argument("--subnet", default=DEFAULT_SUBNET, help=f"lab network (default {DEFAULT_SUBNET})")
+            sub.add_argument(
+                "--subnet", default=DEFAULT_SUBNET, help=f"lab network (default {DEFAULT_SUBNET})"
+            )
         if verb == "status":
             sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    lab_commands.add_parser("image", help="build the lab's node image unless it is already there")
     return parser
 
 
 def run_lab(args: argparse.Namespace) -> int:
-    spec = LabSpec(name=args.name, nodes=getattr(args, "nodes", 1), subnet=getattr(args, "subnet", DEFAULT_SUBNET))
+    if args.lab_command == "image":
+        podman.ensure_usable()
+        built = ensure_image(log=lambda line: print(line, file=sys.stderr))
+        print(f"{IMAGE} {'built' if built else 'is up to date'}")
+        return 0
+    spec = LabSpec(
+        name=args.name, nodes=getattr(args, "nodes", 1), subnet=getattr(args, "subnet", DEFAULT_SUBNET)
+    )
     lab = Lab(spec, log=lambda line: print(line, file=sys.stderr))
     inventory = args.inventory or default_inventory()
     if args.lab_command == "up":
@@ -79,7 +94,11 @@ def run_lab(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2) if args.json else format_table(rows))
     else:
         removed = lab.down(inventory)
-        print("\n".join(f"removed {item}" for item in removed) if removed else f"lab {spec.name!r} has nothing to remove")
+        print(
+            "\n".join(f"removed {item}" for item in removed)
+            if removed
+            else f"lab {spec.name!r} has nothing to remove"
+        )
     return 0
 
 

@@ -49,7 +49,9 @@ CUSTOMIZE_VERSION = 1
 @dataclass(frozen=True)
 class ImageRecipe:
     suite: str = "bookworm"
-    mirror: str = field(default_factory=lambda: os.environ.get("EDGEWRIGHT_DEBIAN_MIRROR", "http://deb.debian.org/debian"))
+    mirror: str = field(
+        default_factory=lambda: os.environ.get("EDGEWRIGHT_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+    )
     packages: tuple[str, ...] = NODE_PACKAGES
 
     def digest(self) -> str:
@@ -71,7 +73,10 @@ def current_digest(image: str = IMAGE) -> str | None:
     """The recipe hash of the image in podman's store, or None when there is no such image."""
     if not podman.exists("image", image):
         return None
-    return podman.text(["image", "inspect", "--format", f'{{{{index .Labels "{RECIPE_LABEL}"}}}}', image]) or None
+    return (
+        podman.text(["image", "inspect", "--format", f'{{{{index .Labels "{RECIPE_LABEL}"}}}}', image])
+        or None
+    )
 
 
 def ensure_image(recipe: ImageRecipe | None = None, image: str = IMAGE, log=print) -> bool:
@@ -105,9 +110,12 @@ def ensure_image(recipe: ImageRecipe | None = None, image: str = IMAGE, log=prin
             podman.run(
                 [
                     "import",
-                    "--change", 'CMD ["/sbin/init"]',
-                    "--change", "STOPSIGNAL SIGRTMIN+3",
-                    "--change", f"LABEL {RECIPE_LABEL}={digest}",
+                    "--change",
+                    'CMD ["/sbin/init"]',
+                    "--change",
+                    "STOPSIGNAL SIGRTMIN+3",
+                    "--change",
+                    f"LABEL {RECIPE_LABEL}={digest}",
                     "-",
                     image,
                 ],

@@ -6,6 +6,7 @@ Everything the lab creates carries the label `io.edgewright.lab=<name>`, so `dow
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import os
@@ -25,6 +26,7 @@ from edgewright.lab.image import IMAGE, ensure_image
 
 LAB_LABEL = "io.edgewright.lab"
 INDEX_LABEL = "io.edgewright.node-index"
+KEY_LABEL = "io.edgewright.ssh-key"
 MAX_NODES = 50
 DEFAULT_NAME = "edge"
 DEFAULT_SUBNET = "10.231.0.0/24"
@@ -150,9 +152,13 @@ class Lab:
         wanted += [("container", self.spec.node_name(i)) for i in range(1, self.spec.nodes + 1)]
         for kind, name in wanted:
             if podman.exists(kind, name) and podman.labels(kind, name).get(LAB_LABEL) != self.spec.name:
-                raise LabError(f"the {kind} name {name!r} is already taken by something outside lab {self.spec.name!r}")
+                raise LabError(
+                    f"the {kind} name {name!r} is already taken by something outside lab {self.spec.name!r}"
+                )
         if podman.exists("network", self.spec.network):
-            subnets = [s["subnet"] for s in podman.as_json(["network", "inspect", self.spec.network])[0]["subnets"]]
+            subnets = [
+                s["subnet"] for s in podman.as_json(["network", "inspect", self.spec.network])[0]["subnets"]
+            ]
             if self.spec.subnet not in subnets:
                 raise LabError(
                     f"lab {self.spec.name!r} already runs on {', '.join(subnets)}; "
@@ -171,7 +177,18 @@ class Lab:
         if not key.exists():
             key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             subprocess.run(
-                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"edgewright-lab-{self.spec.name}", "-f", str(key)],
+                [
+                    "ssh-keygen",
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    f"edgewright-lab-{self.spec.name}",
+                    "-f",
+                    str(key),
+                ],
                 check=True,
             )
         return key
@@ -180,16 +197,34 @@ class Lab:
         if podman.exists("network", self.spec.network):
             return
         podman.run(
-            ["network", "create", "--label", f"{LAB_LABEL}={self.spec.name}", "--subnet", self.spec.subnet,
-             "--gateway", self.spec.gateway, self.spec.network]
+            [
+                "network",
+                "create",
+                "--label",
+                f"{LAB_LABEL}={self.spec.name}",
+                "--subnet",
+                self.spec.subnet,
+                "--gateway",
+                self.spec.gateway,
+                self.spec.network,
+            ]
         )
 
     def _containers(self) -> dict[str, dict]:
-        items = podman.as_json(["ps", "--all", "--format", "json", "--filter", f"label={LAB_LABEL}={self.spec.name}"])
+        items = podman.as_json(
+            ["ps", "--all", "--format", "json", "--filter", f"label={LAB_LABEL}={self.spec.name}"]
+        )
         return {item["Names"][0]: item for item in items}
 
     def _ensure_node(self, index: int, existing: dict | None, key: Path) -> None:
         name = self.spec.node_name(index)
+        key_id = hashlib.sha256(key.with_suffix(".pub").read_bytes()).hexdigest()[:16]
+        if existing is not None and existing["Labels"].get(KEY_LABEL) != key_id:
+            # The lab's key was lost (another EDGEWRIGHT_HOME, a wiped cache): a node that trusts only the
+            # old key would be unreachable, so it is made anew.
+            self.log(f"re-creating {name}: it trusts another SSH key than this lab's")
+            podman.run(["rm", "--force", "--time", "5", name])
+            existing = None
         if existing is not None:
             if existing["State"] != "running":
                 self.log(f"starting {name}")
@@ -198,14 +233,34 @@ class Lab:
         self.log(f"creating {name} at {self.spec.node_address(index)}")
         ca_bundle = "/etc/ssl/certs/ca-certificates.crt"
         args = [
-            "run", "--detach", "--name", name, "--hostname", name,
-            "--label", f"{LAB_LABEL}={self.spec.name}", "--label", f"{INDEX_LABEL}={index}",
-            "--network", self.spec.network, "--ip", self.spec.node_address(index),
+            "run",
+            "--detach",
+            "--name",
+            name,
+            "--hostname",
+            name,
+            "--label",
+            f"{LAB_LABEL}={self.spec.name}",
+            "--label",
+            f"{INDEX_LABEL}={index}",
+            "--label",
+            f"{KEY_LABEL}={key_id}",
+            "--network",
+            self.spec.network,
+            "--ip",
+            self.spec.node_address(index),
             "--systemd=always",
             # What a mesh daemon (TUN) and VRRP (raw sockets, broadcast, addresses) need on a node.
-            "--device", "/dev/net/tun",
-            "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "NET_BROADCAST",
-            "--volume", f"{key}.pub:/root/.ssh/authorized_keys:ro",
+            "--device",
+            "/dev/net/tun",
+            "--cap-add",
+            "NET_ADMIN",
+            "--cap-add",
+            "NET_RAW",
+            "--cap-add",
+            "NET_BROADCAST",
+            "--volume",
+            f"{key}.pub:/root/.ssh/authorized_keys:ro",
         ]
         if Path(ca_bundle).exists():
             args += ["--volume", f"{ca_bundle}:{ca_bundle}:ro"]
@@ -216,7 +271,11 @@ class Lab:
         deadline = time.monotonic() + timeout
         state = "unknown"
         while time.monotonic() < deadline:
-            state = podman.run(["exec", name, "systemctl", "is-system-running"], check=False).stdout.decode().strip()
+            state = (
+                podman.run(["exec", name, "systemctl", "is-system-running"], check=False)
+                .stdout.decode()
+                .strip()
+            )
             if state in ("running", "degraded") and _ssh_listening(self.spec.node_address(index)):
                 return
             time.sleep(0.5)
@@ -235,13 +294,20 @@ class Lab:
         check_name(self.spec.name)
         podman.ensure_usable()
         nodes = []
-        for name, item in sorted(self._containers().items(), key=lambda kv: int(kv[1]["Labels"][INDEX_LABEL])):
+        for name, item in sorted(
+            self._containers().items(), key=lambda kv: int(kv[1]["Labels"][INDEX_LABEL])
+        ):
             running = item["State"] == "running"
             nodes.append(
                 NodeStatus(
                     name=name,
                     address=podman.text(
-                        ["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name]
+                        [
+                            "inspect",
+                            "--format",
+                            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                            name,
+                        ]
                     ),
                     container=item["State"],
                     systemd=self._exec(name, "systemctl", "is-system-running") if running else "-",
@@ -274,7 +340,10 @@ class Lab:
             podman.run(["rm", "--force", "--time", "5", name])
             removed.append(name)
         network = self.spec.network
-        if podman.exists("network", network) and podman.labels("network", network).get(LAB_LABEL) == self.spec.name:
+        if (
+            podman.exists("network", network)
+            and podman.labels("network", network).get(LAB_LABEL) == self.spec.name
+        ):
             podman.run(["network", "rm", network])
             removed.append(network)
         if state_dir(self.spec.name).exists():

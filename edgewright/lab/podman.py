@@ -23,7 +23,9 @@ def podman_env() -> dict[str, str]:
     return env
 
 
-def run(args: Sequence[str], *, check: bool = True, stdin: IO[bytes] | None = None) -> subprocess.CompletedProcess:
+def run(
+    args: Sequence[str], *, check: bool = True, stdin: IO[bytes] | None = None
+) -> subprocess.CompletedProcess:
     """Run `podman ARGS`, raising PodmanError with podman's own message when it fails."""
     exe = shutil.which("podman")
     if exe is None:
@@ -48,9 +50,13 @@ def ensure_usable() -> None:
     """Fail clearly unless podman runs here with root privileges (the lab needs rootful podman)."""
     info = run(["info", "--format", "json"], check=False)
     if info.returncode != 0:
-        raise PodmanError(f"podman is installed but not usable: {info.stderr.decode(errors='replace').strip()}")
+        raise PodmanError(
+            f"podman is installed but not usable: {info.stderr.decode(errors='replace').strip()}"
+        )
     if json.loads(info.stdout).get("host", {}).get("security", {}).get("rootless"):
-        raise PodmanError("the lab needs rootful podman (static addresses, TUN devices, NET_ADMIN): run as root")
+        raise PodmanError(
+            "the lab needs rootful podman (static addresses, TUN devices, NET_ADMIN): run as root"
+        )
 
 
 def exists(kind: str, name: str) -> bool:

@@ -1,0 +1,58 @@
+"""The lab's pure parts: its spec, its inventory, its table."""
+
+import pytest
+
+from edgewright.cli import format_table, project_root
+from edgewright.lab.lab import LabError, LabSpec, render_inventory
+
+
+def test_nodes_get_stable_names_and_addresses():
+    spec = LabSpec(name="edge", nodes=3, subnet="10.231.0.0/24")
+    assert [spec.node_name(i) for i in (1, 2, 3)] == ["edge-1", "edge-2", "edge-3"]
+    assert [spec.node_address(i) for i in (1, 2, 3)] == ["10.231.0.11", "10.231.0.12", "10.231.0.13"]
+    assert spec.gateway == "10.231.0.1"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (LabSpec(nodes=0), "--nodes must be between 1 and 50, not 0"),
+        (LabSpec(nodes=51), "--nodes must be between 1 and 50, not 51"),
+        (LabSpec(name="Edge"), "lab name 'Edge' is not valid"),
+        (LabSpec(name="1edge"), "lab name '1edge' is not valid"),
+        (LabSpec(name="a" * 21), "is not valid"),
+        (LabSpec(subnet="10.0.0.300/24"), "is not a network"),
+        (LabSpec(subnet="fd00::/64"), "is too small"),
+        (LabSpec(nodes=10, subnet="10.231.0.0/28"), "--subnet 10.231.0.0/28 is too small for 10 nodes"),
+    ],
+)
+def test_bad_specs_are_refused_with_the_reason(spec, message):
+    with pytest.raises(LabError, match=message.replace("(", r"\(")):
+        spec.validate()
+
+
+def test_inventory_puts_every_node_in_edge_nodes(tmp_path):
+    spec = LabSpec(name="t", nodes=2, subnet="10.231.5.0/24")
+    inventory = render_inventory(spec, tmp_path / "key")
+    hosts = inventory["all"]["children"]["edge_nodes"]["hosts"]
+    assert hosts == {
+        "t-1": {"ansible_host": "10.231.5.11", "edgewright_node_index": 1},
+        "t-2": {"ansible_host": "10.231.5.12", "edgewright_node_index": 2},
+    }
+    lab_vars = inventory["all"]["vars"]
+    assert lab_vars["ansible_ssh_private_key_file"] == str(tmp_path / "key")
+    assert lab_vars["edgewright_lab"] == "t"
+    assert lab_vars["tpm_mode"] == "virtual"
+
+
+def test_table_has_a_header_and_a_row_per_node():
+    table = format_table([{"name": "edge-1", "stage": "baseline"}, {"name": "edge-22", "stage": "bare"}])
+    assert table.splitlines() == ["NAME     STAGE   ", "edge-1   baseline", "edge-22  bare    "]
+    assert format_table([]) == "no lab nodes"
+
+
+def test_project_root_is_found_from_a_subdirectory(tmp_path):
+    (tmp_path / "roles").mkdir()
+    (tmp_path / "ansible.cfg").write_text("")
+    (tmp_path / "playbooks").mkdir()
+    assert project_root(tmp_path / "playbooks") == tmp_path

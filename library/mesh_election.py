@@ -64,6 +64,7 @@ RETURN = r"""
 heads: {description: Heads per zone, best first., returned: always, type: dict}
 assignments: {description: Each member's heads, primary first., returned: always, type: dict}
 links: {description: Per node its role (head, member, gateway) and the nodes it dials and accepts., returned: always, type: dict}
+nodes: {description: Each node's public key, mesh address and underlay address (no private key)., returned: always, type: dict}
 scores: {description: Each candidate's score (0-100)., returned: always, type: dict}
 ineligible: {description: Candidates that may not be heads, with the reason., returned: always, type: dict}
 change: {description: Promoted, demoted, reassigned, joined and gone nodes against the previous election., returned: always, type: dict}
@@ -163,6 +164,7 @@ def run(module):
         "heads": election.heads,
         "assignments": election.assignments,
         "links": topology,
+        "nodes": nodes,
         "scores": election.scores,
         "ineligible": election.ineligible,
         "change": asdict(compare(previous, election)),

@@ -89,7 +89,7 @@ def test_k_above_eligible_nodes_is_a_clear_error():
 
 
 def test_k_above_eligible_names_every_short_zone():
-    with pytest.raises(ElectionError, match="zone 'x'.*zone 'y'"):
+    with pytest.raises(ElectionError, match=r"zone 'x'.*zone 'y'"):
         elect([node("a", zone="x"), node("b", zone="y")], Policy(heads_per_zone=2))
 
 

@@ -319,9 +319,11 @@ def candidate_from_probe(
     head_eligible: bool = True,
 ) -> Candidate:
     """A Candidate from the edge_probe module's facts (cpu, memory, interfaces, battery)."""
+    # An uplink has a link-layer address; tunnels (the mesh's own TUN, VPNs) have none.
+    physical = [i for i in facts.get("interfaces", []) if i.get("mac")]
     interfaces = [
-        i for i in facts.get("interfaces", []) if i.get("addresses") and i.get("state") in ("up", "unknown")
-    ] or list(facts.get("interfaces", []))
+        i for i in physical if i.get("addresses") and i.get("state") in ("up", "unknown")
+    ] or physical
     # The node's best uplink: wired before wireless, then the fastest.
     best = min(
         interfaces,

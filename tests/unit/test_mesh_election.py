@@ -214,6 +214,7 @@ def test_candidate_from_probe_facts():
                 "kind": "wireless",
                 "state": "up",
                 "speed_mbps": None,
+                "mac": "02:00:00:00:00:01",
                 "addresses": ["10.0.0.2/24"],
             },
             {
@@ -221,9 +222,26 @@ def test_candidate_from_probe_facts():
                 "kind": "wired",
                 "state": "up",
                 "speed_mbps": 1000,
+                "mac": "02:00:00:00:00:02",
                 "addresses": ["10.0.1.2/24"],
             },
-            {"name": "eth1", "kind": "wired", "state": "down", "speed_mbps": 10000, "addresses": []},
+            {
+                "name": "eth1",
+                "kind": "wired",
+                "state": "down",
+                "speed_mbps": 10000,
+                "mac": "02:00:00:00:00:03",
+                "addresses": [],
+            },
+            # The mesh's own tunnel: no link-layer address, never the uplink, however fast it claims to be.
+            {
+                "name": "ygg0",
+                "kind": "wired",
+                "state": "unknown",
+                "speed_mbps": 100000,
+                "mac": "",
+                "addresses": ["200::1/7"],
+            },
         ],
         "battery": {"present": True, "capacity_percent": 55, "charging": False, "on_ac": False},
     }
@@ -241,5 +259,7 @@ def test_candidate_from_probe_facts():
         on_ac=False,
         battery_percent=55,
     )
-    wireless_only = candidate_from_probe("n2", {**facts, "interfaces": facts["interfaces"][:1]})
+    wireless_only = candidate_from_probe(
+        "n2", {**facts, "interfaces": [facts["interfaces"][0], facts["interfaces"][3]]}
+    )
     assert not wireless_only.wired

@@ -15,6 +15,7 @@ same inputs always give the same heads and assignments, and a rerun with nothing
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -207,7 +208,7 @@ def elect(candidates: Sequence[Candidate], policy: Policy, previous: Election | 
     """Heads per zone and each member's heads; ElectionError when it cannot be done as asked."""
     validate_policy(policy)
     names = [c.name for c in candidates]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
     if duplicates:
         raise ElectionError(f"candidates named more than once: {', '.join(duplicates)}")
     scores = {c.name: score(c, policy.weights) for c in candidates}

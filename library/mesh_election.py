@@ -15,7 +15,7 @@ description:
     it is gone, no longer eligible, or beaten by more than I(stability_margin); members keep their heads
     while those remain heads. Ties are broken by name.
   - Writes the election, the links and each node's public key and mesh address to I(state) (JSON), only
-    when they change. Private keys are never passed: candidates carry public keys only.
+    when they change; the scores stored are those of the last change. Private keys are never passed: candidates carry public keys only.
   - Needs the C(edgewright) Python package on the controller.
 options:
   candidates:
@@ -118,6 +118,14 @@ def identity(entry):
     return {k: entry.get(k) for k in ("public_key", "address", "underlay") if entry.get(k) is not None}
 
 
+def structure(record):
+    """RECORD without the scores: what the overlay is, not how close the last measurement came."""
+    if record is None:
+        return None
+    election = {k: v for k, v in record.get("election", {}).items() if k != "scores"}
+    return {**record, "election": election}
+
+
 def run(module):
     p = module.params
     policy = Policy(
@@ -156,7 +164,8 @@ def run(module):
     if gateway:
         nodes[gateway] = identity(p["gateway"])
     record = {"backend": p["backend"], "election": election.as_record(), "links": topology, "nodes": nodes}
-    changed = record != stored
+    # Scores move with every measurement; the record changes (and is rewritten) only when the overlay does.
+    changed = structure(record) != structure(stored)
     if changed and not module.check_mode:
         write_state(p["state"], record)
     return {

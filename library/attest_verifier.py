@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 module: attest_verifier
 short_description: Enroll, attest, quarantine and release edge nodes with edgewright's TPM verifier
 description:
-  - Runs on the controller (C(delegate_to: localhost)) against the verifier's directory, where it keeps a
+  - Runs on the controller (delegated to localhost) against the verifier's directory, where it keeps a
     registry of enrolled nodes, golden PCR policies per node class and an evidence log (JSON lines).
   - Each I(action) is one step of a node's enrollment or attestation; the node-side steps are the
     M(tpm_identity), M(tpm_activate_credential) and M(tpm_quote) modules.
@@ -108,7 +108,11 @@ def run(module, verifier):
             from edgewright.attest.verifier import validate_golden
 
             validate_golden(p["pcrs"])
-            return {"changed": verifier.store.policy(p["node_class"]) is None, "status": current, "reason": ""}
+            return {
+                "changed": verifier.store.policy(p["node_class"]) is None,
+                "status": current,
+                "reason": "",
+            }
         return {"changed": verifier.set_policy(p["node_class"], p["pcrs"]), "status": current, "reason": ""}
     if module.check_mode:
         if action == "enroll":
@@ -133,15 +137,23 @@ def run(module, verifier):
         except (KeyError, TypeError, ValueError, AttributeError):
             module.fail_json(msg="quote.pcrs must map PCR numbers to hex values")
         verdict = verifier.verify(
-            node, p["node_class"], b64(module, "quote.message", q.get("message")),
-            b64(module, "quote.signature", q.get("signature")), pcrs, learn_policy=p["learn_policy"],
+            node,
+            p["node_class"],
+            b64(module, "quote.message", q.get("message")),
+            b64(module, "quote.signature", q.get("signature")),
+            pcrs,
+            learn_policy=p["learn_policy"],
         )
     elif action == "quarantine":
         verdict = verifier.quarantine(node, p["reason"])
     else:
         verdict = verifier.release(node, by="ansible", forget_keys=p["forget_keys"])
-    result = {"changed": verdict.changed, "status": verdict.status, "reason": verdict.reason,
-              "details": dict(verdict.details)}
+    result = {
+        "changed": verdict.changed,
+        "status": verdict.status,
+        "reason": verdict.reason,
+        "details": dict(verdict.details),
+    }
     if not verdict.ok and action != "quarantine":
         module.fail_json(msg=f"node {node} is quarantined: {verdict.reason}", **result)
     return result
@@ -152,8 +164,20 @@ def main():
         argument_spec={
             "store": {"type": "path", "required": True},
             "node": {"type": "str", "required": True},
-            "action": {"type": "str", "required": True, "choices": [
-                "enroll", "complete", "nonce", "verify", "quarantine", "release", "require_attested", "policy"]},
+            "action": {
+                "type": "str",
+                "required": True,
+                "choices": [
+                    "enroll",
+                    "complete",
+                    "nonce",
+                    "verify",
+                    "quarantine",
+                    "release",
+                    "require_attested",
+                    "policy",
+                ],
+            },
             "ek_public": {"type": "str"},
             "ak_public": {"type": "str"},
             "secret": {"type": "str", "no_log": True},
@@ -168,8 +192,10 @@ def main():
         supports_check_mode=True,
     )
     if IMPORT_ERROR:
-        module.fail_json(msg=f"the edgewright package is not importable on the controller ({IMPORT_ERROR}): "
-                             "install it, or run from the project with PYTHONPATH set to its root")
+        module.fail_json(
+            msg=f"the edgewright package is not importable on the controller ({IMPORT_ERROR}): "
+            "install it, or run from the project with PYTHONPATH set to its root"
+        )
     verifier = Verifier(Store(module.params["store"]), nonce_ttl=module.params["nonce_ttl"])
     try:
         module.exit_json(**run(module, verifier))

@@ -82,16 +82,28 @@ def main():
     problems = artefact_problems(p["artefacts"])
     if not 0 <= p["min_battery_percent"] <= 100:
         problems.append(f"min_battery_percent {p['min_battery_percent']} is not a percentage")
-    problems += [f"{k} must not be negative" for k in
-                 ("min_memory_available_mb", "min_memory_total_mb", "min_cpus", "min_disk_free_mb") if p[k] < 0]
+    problems += [
+        f"{k} must not be negative"
+        for k in ("min_memory_available_mb", "min_memory_total_mb", "min_cpus", "min_disk_free_mb")
+        if p[k] < 0
+    ]
     if problems:
         module.fail_json(msg="bad input: " + "; ".join(problems))
     facts = gather(p["artefacts"], p["tpm_tcti"])
-    requirements = {k: p[k] for k in ("min_battery_percent", "min_memory_available_mb", "min_memory_total_mb",
-                                      "min_cpus", "min_disk_free_mb")}
+    requirements = {
+        k: p[k]
+        for k in (
+            "min_battery_percent",
+            "min_memory_available_mb",
+            "min_memory_total_mb",
+            "min_cpus",
+            "min_disk_free_mb",
+        )
+    }
     level, missing = readiness(facts, requirements)
-    module.exit_json(changed=False, level=level, missing=missing, facts=facts,
-                     record=record(facts, level, missing))
+    module.exit_json(
+        changed=False, level=level, missing=missing, facts=facts, record=record(facts, level, missing)
+    )
 
 
 if __name__ == "__main__":

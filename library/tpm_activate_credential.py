@@ -49,7 +49,10 @@ def main():
         supports_check_mode=True,
     )
     try:
-        ek_handle, ak_handle = check_handle(module.params["ek_handle"]), check_handle(module.params["ak_handle"])
+        ek_handle, ak_handle = (
+            check_handle(module.params["ek_handle"]),
+            check_handle(module.params["ak_handle"]),
+        )
         credential = base64.b64decode(module.params["credential"], validate=True)
     except (ValueError, binascii.Error) as exc:
         module.fail_json(msg=f"bad input: {exc}")

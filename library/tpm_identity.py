@@ -47,13 +47,18 @@ def main():
         supports_check_mode=True,
     )
     try:
-        ek_handle, ak_handle = check_handle(module.params["ek_handle"]), check_handle(module.params["ak_handle"])
+        ek_handle, ak_handle = (
+            check_handle(module.params["ek_handle"]),
+            check_handle(module.params["ak_handle"]),
+        )
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     if ek_handle == ak_handle:
         module.fail_json(msg="ek_handle and ak_handle must differ")
     try:
-        ek, ak, created = ensure_identity(module.params["tcti"], ek_handle, ak_handle, create=not module.check_mode)
+        ek, ak, created = ensure_identity(
+            module.params["tcti"], ek_handle, ak_handle, create=not module.check_mode
+        )
     except TpmError as exc:
         module.fail_json(msg=f"no usable TPM: {exc}")
 

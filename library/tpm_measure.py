@@ -10,7 +10,7 @@ description:
   - Each artefact's SHA-256 (an absent file has a measurement of its own) is extended into I(pcr) in
     the order given. A log on the node (I(log)) records what was extended since the PCR was last reset,
     so a rerun with unchanged artefacts extends nothing and reports no change.
-  - A changed artefact is extended anew: the PCR moves away from its golden value and the node fails
+  - A changed artefact is extended anew, so the PCR moves away from its golden value and the node fails
     attestation until its TPM restarts (PCRs reset) with the artefacts the policy expects.
   - Check mode reports whether it would extend, without extending.
 options:
@@ -88,7 +88,7 @@ def main():
         pcr_value=current.hex(),
         expected_clean_value=replay(ZERO_PCR, desired).hex(),
         clean=clean,
-        measurements=[{"path": a, "sha256": d.hex()} for a, d in zip(artefacts, desired)],
+        measurements=[{"path": a, "sha256": d.hex()} for a, d in zip(artefacts, desired, strict=True)],
     )
 
 

@@ -66,11 +66,14 @@ def main():
         message, signature, values = quote(module.params["tcti"], ak_handle, pcrs, nonce)
     except TpmError as exc:
         module.fail_json(msg=f"quote failed: {exc}")
-    module.exit_json(changed=False, quote={
-        "message": base64.b64encode(message).decode(),
-        "signature": base64.b64encode(signature).decode(),
-        "pcrs": {str(i): v.hex() for i, v in values.items()},
-    })
+    module.exit_json(
+        changed=False,
+        quote={
+            "message": base64.b64encode(message).decode(),
+            "signature": base64.b64encode(signature).decode(),
+            "pcrs": {str(i): v.hex() for i, v in values.items()},
+        },
+    )
 
 
 if __name__ == "__main__":

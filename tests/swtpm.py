@@ -30,7 +30,10 @@ class SoftwareTpm:
 
 def _free(port: int) -> bool:
     with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0 and socket.socket().connect_ex(("127.0.0.1", port + 1)) != 0
+        return (
+            s.connect_ex(("127.0.0.1", port)) != 0
+            and socket.socket().connect_ex(("127.0.0.1", port + 1)) != 0
+        )
 
 
 def start(state: Path) -> SoftwareTpm:
@@ -42,11 +45,21 @@ def start(state: Path) -> SoftwareTpm:
         if not _free(port):
             continue
         proc = subprocess.Popen(
-            ["swtpm", "socket", "--tpm2",
-             "--server", f"type=tcp,port={port},bindaddr=127.0.0.1",
-             "--ctrl", f"type=tcp,port={port + 1},bindaddr=127.0.0.1",
-             "--tpmstate", f"dir={state.resolve()}", "--flags", "not-need-init,startup-clear"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                "swtpm",
+                "socket",
+                "--tpm2",
+                "--server",
+                f"type=tcp,port={port},bindaddr=127.0.0.1",
+                "--ctrl",
+                f"type=tcp,port={port + 1},bindaddr=127.0.0.1",
+                "--tpmstate",
+                f"dir={state.resolve()}",
+                "--flags",
+                "not-need-init,startup-clear",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         for _ in range(100):
             if proc.poll() is not None:

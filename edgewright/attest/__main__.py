@@ -1,9 +1,9 @@
 """The verifier's operator commands: see who is quarantined and why, release a node, set golden policies.
 
-    python -m edgewright.attest --store DIR status [NODE]
-    python -m edgewright.attest --store DIR release NODE [--forget-keys]
-    python -m edgewright.attest --store DIR evidence [NODE]
-    python -m edgewright.attest --store DIR policy CLASS [PCR=HEX ...]
+python -m edgewright.attest --store DIR status [NODE]
+python -m edgewright.attest --store DIR release NODE [--forget-keys]
+python -m edgewright.attest --store DIR evidence [NODE]
+python -m edgewright.attest --store DIR policy CLASS [PCR=HEX ...]
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ import sys
 from edgewright.attest.store import Store, StoreError
 from edgewright.attest.verifier import Verifier, VerifierError
 
-DEFAULT_STORE = os.environ.get("EDGEWRIGHT_VERIFIER_DIR", os.path.expanduser("~/.local/state/edgewright/verifier"))
+DEFAULT_STORE = os.environ.get(
+    "EDGEWRIGHT_VERIFIER_DIR", os.path.expanduser("~/.local/state/edgewright/verifier")
+)
 
 
 def main(argv: list[str] | None = None) -> int:

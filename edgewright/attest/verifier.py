@@ -35,7 +35,9 @@ RELEASED = "released"
 
 NONCE_BYTES = 32
 DEFAULT_NONCE_TTL = 300.0
-EK_REQUIRED_ATTRIBUTES = structures.FIXED_TPM | structures.FIXED_PARENT | structures.RESTRICTED | structures.DECRYPT
+EK_REQUIRED_ATTRIBUTES = (
+    structures.FIXED_TPM | structures.FIXED_PARENT | structures.RESTRICTED | structures.DECRYPT
+)
 
 
 class VerifierError(ValueError):
@@ -77,12 +79,27 @@ def make_credential(ek_public: bytes, ak_name: bytes, secret: bytes) -> bytes:
         secret_file.write_bytes(secret)
         try:
             proc = subprocess.run(
-                ["tpm2_makecredential", "--tcti", "none", "-u", str(ek_file), "-s", str(secret_file),
-                 "-n", ak_name.hex(), "-o", str(out)],
-                capture_output=True, text=True, check=False,
+                [
+                    "tpm2_makecredential",
+                    "--tcti",
+                    "none",
+                    "-u",
+                    str(ek_file),
+                    "-s",
+                    str(secret_file),
+                    "-n",
+                    ak_name.hex(),
+                    "-o",
+                    str(out),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
             )
         except FileNotFoundError as exc:
-            raise VerifierError("tpm2_makecredential not found on the controller: install tpm2-tools") from exc
+            raise VerifierError(
+                "tpm2_makecredential not found on the controller: install tpm2-tools"
+            ) from exc
         if proc.returncode != 0:
             raise VerifierError(f"tpm2_makecredential failed: {proc.stderr.strip()}")
         return out.read_bytes()
@@ -112,16 +129,20 @@ def check_quote(
     if not hmac.compare_digest(quote.nonce, nonce):
         return "the quote is not over the nonce issued for this attestation (replayed or stale quote)", quote
     if sorted(pcr_values) != list(quote.pcr_indexes):
-        return (f"the reported PCRs {sorted(pcr_values)} are not the quoted PCRs {list(quote.pcr_indexes)}",
-                quote)
+        return (
+            f"the reported PCRs {sorted(pcr_values)} are not the quoted PCRs {list(quote.pcr_indexes)}",
+            quote,
+        )
     if structures.composite_digest([pcr_values[i] for i in quote.pcr_indexes]) != quote.pcr_digest:
         return "the reported PCR values do not match the digest the TPM signed", quote
     for index, expected in sorted(golden.items()):
         if index not in pcr_values:
             return f"PCR {index} is in the golden policy but not in the quote", quote
         if pcr_values[index] != expected:
-            return (f"PCR {index} is {pcr_values[index].hex()}, the golden policy expects {expected.hex()}",
-                    quote)
+            return (
+                f"PCR {index} is {pcr_values[index].hex()}, the golden policy expects {expected.hex()}",
+                quote,
+            )
     return None, quote
 
 
@@ -191,16 +212,18 @@ class Verifier:
             ak = structures.parse_rsa_public(ak_public)
             secret = secrets.token_bytes(32)
             credential = self.make_credential(ek_public, ak.name, secret)
-            self.store.save_node({
-                "node": node,
-                "status": ENROLLING,
-                "ek_sha256": ek_sha256,
-                "ak_public": ak_public.hex(),
-                "ak_name": ak.name.hex(),
-                "challenge_sha256": hashlib.sha256(secret).hexdigest(),
-                "challenge_issued_at": self.clock(),
-                "since": now_iso(self.clock),
-            })
+            self.store.save_node(
+                {
+                    "node": node,
+                    "status": ENROLLING,
+                    "ek_sha256": ek_sha256,
+                    "ak_public": ak_public.hex(),
+                    "ak_name": ak.name.hex(),
+                    "challenge_sha256": hashlib.sha256(secret).hexdigest(),
+                    "challenge_issued_at": self.clock(),
+                    "since": now_iso(self.clock),
+                }
+            )
             return Challenge(credential, changed=True)
 
     def _key_problem(self, node: str, ek_public: bytes, ak_public: bytes, ek_sha256: str) -> str | None:
@@ -237,7 +260,9 @@ class Verifier:
             for key in ("challenge_sha256", "challenge_issued_at"):
                 record.pop(key, None)
             self.store.save_node(record)
-            self._evidence(node, "enrolled", "AK bound to EK by credential activation", ak_name=record["ak_name"])
+            self._evidence(
+                node, "enrolled", "AK bound to EK by credential activation", ak_name=record["ak_name"]
+            )
             return Verdict(True, ENROLLED, "enrolled", changed=True)
 
     # -- attestation ------------------------------------------------------------------------------------
@@ -312,14 +337,18 @@ class Verifier:
                 self._quarantine(node, record, reason, **details)
                 return Verdict(False, QUARANTINED, reason, changed=True, details=details)
             if learned:
-                self.store.save_policy(node_class, {**policy, "learned_from": node, "at": now_iso(self.clock)})
+                self.store.save_policy(
+                    node_class, {**policy, "learned_from": node, "at": now_iso(self.clock)}
+                )
             changed = record["status"] != ATTESTED or record.get("node_class") != node_class
             record.update(status=ATTESTED, node_class=node_class, last_attested_at=now_iso(self.clock))
             if changed:
                 record["since"] = now_iso(self.clock)
             record.pop("reason", None)
             self.store.save_node(record)
-            self._evidence(node, "attested", "quote matches the golden policy", learned_policy=learned, **details)
+            self._evidence(
+                node, "attested", "quote matches the golden policy", learned_policy=learned, **details
+            )
             return Verdict(True, ATTESTED, "attested", changed=changed or learned, details=details)
 
     # -- quarantine ---------------------------------------------------------------------------------------
@@ -382,8 +411,10 @@ class Verifier:
     # -- internals ----------------------------------------------------------------------------------------
 
     def _refusal(self, node: str, reason: str) -> str:
-        return (f"node {node} is quarantined: {reason}. Fix the node, then release it with "
-                f"`python -m edgewright.attest --store {self.store.root} release {node}`")
+        return (
+            f"node {node} is quarantined: {reason}. Fix the node, then release it with "
+            f"`python -m edgewright.attest --store {self.store.root} release {node}`"
+        )
 
     def _refuse_quarantined(self, record: dict[str, Any] | None) -> None:
         if record and record["status"] == QUARANTINED:
@@ -393,11 +424,13 @@ class Verifier:
         record = dict(record or {"node": node})
         for key in ("nonce", "nonce_issued_at", "challenge_sha256", "challenge_issued_at"):
             record.pop(key, None)
-        record.update(status=QUARANTINED, reason=reason, quarantined_at=now_iso(self.clock),
-                      since=now_iso(self.clock))
+        record.update(
+            status=QUARANTINED, reason=reason, quarantined_at=now_iso(self.clock), since=now_iso(self.clock)
+        )
         self.store.save_node(record)
         self._evidence(node, "quarantined", reason, **details)
 
     def _evidence(self, node: str, outcome: str, reason: str, **details: Any) -> None:
-        self.store.append_evidence({"at": now_iso(self.clock), "node": node, "outcome": outcome,
-                                    "reason": reason, **details})
+        self.store.append_evidence(
+            {"at": now_iso(self.clock), "node": node, "outcome": outcome, "reason": reason, **details}
+        )

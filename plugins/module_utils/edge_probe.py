@@ -88,11 +88,13 @@ def gather_disks(root):
         if name.startswith(("loop", "ram", "zram", "dm-", "sr")):
             continue
         sectors = _int(_read(root, f"/sys/block/{name}/size"), 0)
-        disks.append({
-            "name": name,
-            "size_mb": sectors * 512 // (1 << 20),
-            "rotational": _read(root, f"/sys/block/{name}/queue/rotational") == "1",
-        })
+        disks.append(
+            {
+                "name": name,
+                "size_mb": sectors * 512 // (1 << 20),
+                "rotational": _read(root, f"/sys/block/{name}/queue/rotational") == "1",
+            }
+        )
     return disks
 
 
@@ -104,17 +106,20 @@ def gather_interfaces(root, addresses):
             continue
         base = f"/sys/class/net/{name}"
         wireless = os.path.isdir(os.path.join(root, base.lstrip("/"), "wireless")) or os.path.exists(
-            os.path.join(root, base.lstrip("/"), "phy80211"))
+            os.path.join(root, base.lstrip("/"), "phy80211")
+        )
         speed = _int(_read(root, f"{base}/speed"))
-        interfaces.append({
-            "name": name,
-            "state": _read(root, f"{base}/operstate", "unknown"),
-            "mtu": _int(_read(root, f"{base}/mtu")),
-            "mac": _read(root, f"{base}/address"),
-            "kind": "wireless" if wireless else "wired",
-            "speed_mbps": speed if speed and speed > 0 else None,
-            "addresses": addresses.get(name, []),
-        })
+        interfaces.append(
+            {
+                "name": name,
+                "state": _read(root, f"{base}/operstate", "unknown"),
+                "mtu": _int(_read(root, f"{base}/mtu")),
+                "mac": _read(root, f"{base}/address"),
+                "kind": "wireless" if wireless else "wired",
+                "speed_mbps": speed if speed and speed > 0 else None,
+                "addresses": addresses.get(name, []),
+            }
+        )
     return interfaces
 
 
@@ -124,8 +129,13 @@ def parse_ip_json(text):
         entries = json.loads(text or "[]")
     except ValueError:
         return {}
-    return {e["ifname"]: [f"{a['local']}/{a['prefixlen']}" for a in e.get("addr_info", [])
-                          if a.get("scope") != "host"] for e in entries if "ifname" in e}
+    return {
+        e["ifname"]: [
+            f"{a['local']}/{a['prefixlen']}" for a in e.get("addr_info", []) if a.get("scope") != "host"
+        ]
+        for e in entries
+        if "ifname" in e
+    }
 
 
 def gather_addresses():
@@ -145,8 +155,11 @@ def gather_battery(root):
         kind = _read(root, f"{base}/type")
         if kind == "Battery" and not battery["present"]:
             status = _read(root, f"{base}/status", "Unknown")
-            battery.update(present=True, capacity_percent=_int(_read(root, f"{base}/capacity")),
-                           charging=status in ("Charging", "Full"))
+            battery.update(
+                present=True,
+                capacity_percent=_int(_read(root, f"{base}/capacity")),
+                charging=status in ("Charging", "Full"),
+            )
         elif kind in ("Mains", "USB"):
             online = _read(root, f"{base}/online") == "1"
             battery["on_ac"] = bool(battery["on_ac"]) or online
@@ -177,8 +190,11 @@ def gather_tpm(root, tcti):
 
 def gather_artefact(spec):
     """Whether a required binary is there and its version."""
-    found = shutil.which(spec["command"]) if not os.path.isabs(spec["command"]) else (
-        spec["command"] if os.access(spec["command"], os.X_OK) else None)
+    found = (
+        shutil.which(spec["command"])
+        if not os.path.isabs(spec["command"])
+        else (spec["command"] if os.access(spec["command"], os.X_OK) else None)
+    )
     version = None
     if found:
         args = spec.get("version_args") or ["--version"]
@@ -187,8 +203,14 @@ def gather_artefact(spec):
             version = parse_version(proc.stdout + proc.stderr)
         except (OSError, subprocess.TimeoutExpired):
             version = None
-    return {"name": spec["name"], "command": spec["command"], "path": found, "version": version,
-            "min_version": spec.get("min_version"), "level": spec["level"]}
+    return {
+        "name": spec["name"],
+        "command": spec["command"],
+        "path": found,
+        "version": version,
+        "min_version": spec.get("min_version"),
+        "level": spec["level"],
+    }
 
 
 def gather(artefacts, tpm_tcti=None, root="/"):
@@ -219,14 +241,20 @@ def level_reasons(facts, requirements):
         if artefact["path"] is None:
             reasons[level].append(f"{artefact['name']} missing ({artefact['command']} not found)")
         elif not version_at_least(artefact["version"], artefact.get("min_version")):
-            reasons[level].append(f"{artefact['name']} {artefact['version'] or 'of unknown version'} "
-                                  f"is below the minimum {artefact['min_version']}")
+            reasons[level].append(
+                f"{artefact['name']} {artefact['version'] or 'of unknown version'} "
+                f"is below the minimum {artefact['min_version']}"
+            )
     mesh = reasons["mesh-ready"]
     if not any(i["state"] in ("up", "unknown") and i["addresses"] for i in facts["interfaces"]):
         mesh.append("no network interface is up with an address")
     battery, min_battery = facts["battery"], requirements.get("min_battery_percent", 0)
-    if battery["present"] and not battery["on_ac"] and battery["capacity_percent"] is not None \
-            and battery["capacity_percent"] < min_battery:
+    if (
+        battery["present"]
+        and not battery["on_ac"]
+        and battery["capacity_percent"] is not None
+        and battery["capacity_percent"] < min_battery
+    ):
         mesh.append(f"battery at {battery['capacity_percent']}% below the {min_battery}% minimum, not on AC")
     available, min_available = facts["memory"]["available_mb"], requirements.get("min_memory_available_mb", 0)
     if available is not None and available < min_available:

@@ -92,8 +92,26 @@ def ensure_identity(tcti, ek_handle, ak_handle, create=True):
         if "ak" in created:
             with tempfile.TemporaryDirectory(prefix="edgewright-tpm-") as tmp:
                 ctx = os.path.join(tmp, "ak.ctx")
-                run(tcti, ["tpm2_createak", "-C", hex(ek_handle), "-c", ctx, "-G", "rsa", "-g", "sha256",
-                           "-s", "rsassa", "-u", os.path.join(tmp, "ak.pub"), "-n", os.path.join(tmp, "ak.name")])
+                run(
+                    tcti,
+                    [
+                        "tpm2_createak",
+                        "-C",
+                        hex(ek_handle),
+                        "-c",
+                        ctx,
+                        "-G",
+                        "rsa",
+                        "-g",
+                        "sha256",
+                        "-s",
+                        "rsassa",
+                        "-u",
+                        os.path.join(tmp, "ak.pub"),
+                        "-n",
+                        os.path.join(tmp, "ak.name"),
+                    ],
+                )
                 flush_transient(tcti)
                 run(tcti, ["tpm2_evictcontrol", "-C", "o", "-c", ctx, hex(ak_handle)])
     finally:
@@ -111,8 +129,22 @@ def activate_credential(tcti, ek_handle, ak_handle, credential):
             # The EK's policy asks for endorsement-hierarchy authorization, given through a policy session.
             run(tcti, ["tpm2_startauthsession", "--policy-session", "-S", session])
             run(tcti, ["tpm2_policysecret", "-S", session, "-c", ENDORSEMENT_HIERARCHY])
-            run(tcti, ["tpm2_activatecredential", "-c", hex(ak_handle), "-C", hex(ek_handle), "-i", cred,
-                       "-o", secret, "-P", f"session:{session}"])
+            run(
+                tcti,
+                [
+                    "tpm2_activatecredential",
+                    "-c",
+                    hex(ak_handle),
+                    "-C",
+                    hex(ek_handle),
+                    "-i",
+                    cred,
+                    "-o",
+                    secret,
+                    "-P",
+                    f"session:{session}",
+                ],
+            )
             run(tcti, ["tpm2_flushcontext", session], check=False)
         finally:
             flush_transient(tcti)
@@ -132,15 +164,41 @@ def quote(tcti, ak_handle, indexes, nonce):
     with tempfile.TemporaryDirectory(prefix="edgewright-tpm-") as tmp:
         msg, sig, pcrs = (os.path.join(tmp, n) for n in ("quote.msg", "quote.sig", "quote.pcrs"))
         try:
-            run(tcti, ["tpm2_quote", "-c", hex(ak_handle), "-l", pcr_list(indexes), "-q", nonce.hex(),
-                       "-m", msg, "-s", sig, "-o", pcrs, "-F", "values", "-f", "plain", "-g", "sha256"])
+            run(
+                tcti,
+                [
+                    "tpm2_quote",
+                    "-c",
+                    hex(ak_handle),
+                    "-l",
+                    pcr_list(indexes),
+                    "-q",
+                    nonce.hex(),
+                    "-m",
+                    msg,
+                    "-s",
+                    sig,
+                    "-o",
+                    pcrs,
+                    "-F",
+                    "values",
+                    "-f",
+                    "plain",
+                    "-g",
+                    "sha256",
+                ],
+            )
         finally:
             flush_transient(tcti)
         with open(msg, "rb") as m, open(sig, "rb") as s, open(pcrs, "rb") as p:
             message, signature, values = m.read(), s.read(), p.read()
     if len(values) != SHA256_SIZE * len(indexes):
         raise TpmError(f"tpm2_quote returned {len(values)} bytes of PCR values for {len(indexes)} PCRs")
-    return message, signature, {i: values[n * SHA256_SIZE:(n + 1) * SHA256_SIZE] for n, i in enumerate(indexes)}
+    return (
+        message,
+        signature,
+        {i: values[n * SHA256_SIZE : (n + 1) * SHA256_SIZE] for n, i in enumerate(indexes)},
+    )
 
 
 def read_pcr(tcti, index):
@@ -156,6 +214,7 @@ def extend_pcr(tcti, index, digest):
 
 
 # -- measuring artefacts: pure functions, then the one step that touches the TPM --------------------------
+
 
 def extend(value, measurement):
     """What a SHA-256 PCR holds after extending MEASUREMENT into VALUE."""
@@ -196,7 +255,7 @@ def measurement_plan(current, log, desired):
     done = [bytes.fromhex(m) for m in log["measurements"]]
     if replay(base, done) != current:
         base, done = current, []
-    if done[len(done) - len(desired):] == desired:
+    if done[len(done) - len(desired) :] == desired:
         return [], {"base": base.hex(), "measurements": [m.hex() for m in done]}
     return list(desired), {"base": base.hex(), "measurements": [m.hex() for m in done + list(desired)]}
 

@@ -183,8 +183,21 @@ def test_a_missing_podman_is_named(lab_home, tmp_path):
     # A PATH with python but without podman.
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("python3",):
-        os.symlink(shutil.which(tool), bin_dir / tool)
+    os.symlink(shutil.which("python3"), bin_dir / "python3")
     result = edgewright("lab", "status", env={"PATH": str(bin_dir)})
     assert result.returncode == 2
     assert "podman is not installed" in result.stderr
+
+
+def test_an_unusable_podman_is_named_with_its_own_reason(lab_home, tmp_path):
+    # A podman that is there but cannot work, as on a host without the storage or runtime it needs.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    os.symlink(shutil.which("python3"), bin_dir / "python3")
+    fake = bin_dir / "podman"
+    fake.write_text("#!/bin/sh\necho 'Error: cannot open the container storage' >&2\nexit 125\n")
+    fake.chmod(0o755)
+    result = edgewright("lab", "up", "--name", "tbad", env={"PATH": str(bin_dir)})
+    assert result.returncode == 2
+    assert "podman is installed but not usable: Error: cannot open the container storage" in result.stderr
+    assert not (lab_home / "labs").exists()

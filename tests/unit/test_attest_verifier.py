@@ -7,7 +7,7 @@ import hashlib
 import json
 
 import pytest
-import swtpm
+import tpm
 
 from edgewright.attest import structures
 from edgewright.attest.store import Store, StoreError
@@ -20,7 +20,7 @@ from edgewright.attest.verifier import (
     Verifier,
     VerifierError,
 )
-from plugins.module_utils import tpm
+from tests import swtpm
 
 EK, AK, OTHER_AK = 0x81010001, 0x81010002, 0x81010003
 PCRS = [0, 16]
@@ -89,13 +89,30 @@ def test_quote_matches_tpm2_checkquote(verifier, tpms, tmp_path):
     ak = structures.parse_rsa_public(tpm.read_public(t.tcti, AK))
     from edgewright.attest.verifier import check_quote
 
-    assert check_quote(ak, message, signature, nonce, values, {}) [0] is None
+    assert check_quote(ak, message, signature, nonce, values, {})[0] is None
     pem = tmp_path / "ak.pem"
     tpm.run(t.tcti, ["tpm2_readpublic", "-c", hex(AK), "-f", "pem", "-o", str(pem)])
     (tmp_path / "m").write_bytes(message)
     (tmp_path / "s").write_bytes(signature)
-    ok = subprocess.run(["tpm2_checkquote", "-u", str(pem), "-m", str(tmp_path / "m"), "-s", str(tmp_path / "s"),
-                         "-F", "plain", "-g", "sha256", "-q", nonce.hex()], capture_output=True, check=False)
+    ok = subprocess.run(
+        [
+            "tpm2_checkquote",
+            "-u",
+            str(pem),
+            "-m",
+            str(tmp_path / "m"),
+            "-s",
+            str(tmp_path / "s"),
+            "-F",
+            "plain",
+            "-g",
+            "sha256",
+            "-q",
+            nonce.hex(),
+        ],
+        capture_output=True,
+        check=False,
+    )
     assert ok.returncode == 0, ok.stderr
 
 

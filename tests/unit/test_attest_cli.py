@@ -1,0 +1,37 @@
+"""The operator's commands: see the quarantine and its reason, release, set a policy, refuse bad input."""
+
+from __future__ import annotations
+
+import json
+
+from edgewright.attest.__main__ import main
+from edgewright.attest.store import Store
+from edgewright.attest.verifier import Verifier
+
+
+def test_status_release_and_evidence(tmp_path, capsys):
+    store = tmp_path / "verifier"
+    Verifier(Store(store)).quarantine("att-1", "PCR 16 is off its golden value")
+    assert main(["--store", str(store), "status"]) == 0
+    assert "att-1" in (out := capsys.readouterr().out) and "quarantined" in out and "PCR 16" in out
+    assert main(["--store", str(store), "release", "att-1"]) == 0
+    assert "released" in capsys.readouterr().out
+    assert Verifier(Store(store)).status("att-1")["status"] == "released"
+    assert main(["--store", str(store), "evidence", "att-1"]) == 0
+    outcomes = [json.loads(line)["outcome"] for line in capsys.readouterr().out.splitlines()]
+    assert outcomes == ["quarantined", "released"]
+
+
+def test_policy_set_and_bad_policy(tmp_path, capsys):
+    store = tmp_path / "verifier"
+    assert main(["--store", str(store), "policy", "edge", f"16={'ab' * 32}"]) == 0
+    assert main(["--store", str(store), "policy", "edge"]) == 0
+    assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["pcrs"] == {"16": "ab" * 32}
+    assert main(["--store", str(store), "policy", "edge", "24=00"]) == 2
+    assert "PCR 24 is out of range" in capsys.readouterr().err
+    assert Store(store).policy("edge")["pcrs"] == {"16": "ab" * 32}
+
+
+def test_release_of_an_unknown_node_is_an_error(tmp_path, capsys):
+    assert main(["--store", str(tmp_path), "release", "att-9"]) == 2
+    assert "att-9 is not known to the verifier" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -47,11 +48,23 @@ def _node_count(value: str) -> int:
     return count
 
 
+# Modules that add their own subcommands: each has `register(subparsers)`, and every command it adds sets
+# `func`, a callable taking the parsed arguments and returning the exit code.
+COMMAND_MODULES: tuple[str, ...] = ("edgewright.attest.cli",)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgewright", description="Infrastructure as code for edge clouds.")
     commands = parser.add_subparsers(dest="command", required=True)
+    register_lab(commands)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
+    return parser
 
+
+def register_lab(commands: argparse._SubParsersAction) -> None:
     lab = commands.add_parser("lab", help="the local lab: edge nodes as systemd containers")
+    lab.set_defaults(func=run_lab)
     lab_commands = lab.add_subparsers(dest="lab_command", required=True)
     for verb, text in (
         ("up", "create or complete the lab (idempotent)"),
@@ -73,7 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
         if verb == "status":
             sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
     lab_commands.add_parser("image", help="build the lab's node image unless it is already there")
-    return parser
 
 
 def run_lab(args: argparse.Namespace) -> int:
@@ -105,12 +117,10 @@ def run_lab(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "lab":
-            return run_lab(args)
+        return args.func(args)
     except (LabError, podman.PodmanError) as exc:
         print(f"edgewright: error: {exc}", file=sys.stderr)
         return 2
-    return 1
 
 
 if __name__ == "__main__":

@@ -1,65 +1,19 @@
-"""The verifier's operator commands: see who is quarantined and why, release a node, set golden policies.
-
-python -m edgewright.attest --store DIR status [NODE]
-python -m edgewright.attest --store DIR release NODE [--forget-keys]
-python -m edgewright.attest --store DIR evidence [NODE]
-python -m edgewright.attest --store DIR policy CLASS [PCR=HEX ...]
-"""
+"""`python -m edgewright.attest ...`: the same commands as `edgewright attest ...`, without the CLI entry point."""
 
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
-import os
 import sys
 
-from edgewright.attest.store import Store, StoreError
-from edgewright.attest.verifier import Verifier, VerifierError
-
-DEFAULT_STORE = os.environ.get(
-    "EDGEWRIGHT_VERIFIER_DIR", os.path.expanduser("~/.local/state/edgewright/verifier")
-)
+from edgewright.attest import cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edgewright.attest", description=__doc__.splitlines()[0])
-    parser.add_argument("--store", default=DEFAULT_STORE, help="the verifier's directory (%(default)s)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    status = sub.add_parser("status", help="one node's record, or a line per node")
-    status.add_argument("node", nargs="?")
-    release = sub.add_parser("release", help="lift a node's quarantine; it must attest again")
-    release.add_argument("node")
-    release.add_argument("--forget-keys", action="store_true", help="make it enroll again (new TPM or keys)")
-    evidence = sub.add_parser("evidence", help="the evidence log, as JSON lines")
-    evidence.add_argument("node", nargs="?")
-    policy = sub.add_parser("policy", help="show or set a node class's golden PCR values")
-    policy.add_argument("node_class")
-    policy.add_argument("pcrs", nargs="*", metavar="PCR=HEX")
-    args = parser.parse_args(argv)
-    verifier = Verifier(Store(args.store))
-    try:
-        if args.command == "status" and args.node:
-            print(json.dumps(verifier.status(args.node), indent=2))
-        elif args.command == "status":
-            for record in verifier.store.nodes():
-                print(f"{record['node']:<24} {record['status']:<12} {record.get('reason', '')}")
-        elif args.command == "release":
-            verdict = verifier.release(args.node, by=getpass.getuser(), forget_keys=args.forget_keys)
-            print(f"{args.node}: {verdict.reason}")
-        elif args.command == "evidence":
-            for entry in verifier.store.evidence(args.node):
-                print(json.dumps(entry, sort_keys=True))
-        elif args.pcrs:
-            pairs = dict(p.split("=", 1) if "=" in p else (p, "") for p in args.pcrs)
-            changed = verifier.set_policy(args.node_class, pairs)
-            print(f"{args.node_class}: {'updated' if changed else 'unchanged'}")
-        else:
-            print(json.dumps(verifier.store.policy(args.node_class), indent=2))
-    except (StoreError, VerifierError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    parser = argparse.ArgumentParser(prog="python -m edgewright.attest")
+    commands = parser.add_subparsers(dest="command", required=True)
+    cli.register(commands)
+    args = parser.parse_args(["attest", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
 
 
 if __name__ == "__main__":

@@ -413,7 +413,7 @@ class Verifier:
     def _refusal(self, node: str, reason: str) -> str:
         return (
             f"node {node} is quarantined: {reason}. Fix the node, then release it with "
-            f"`python -m edgewright.attest --store {self.store.root} release {node}`"
+            f"`edgewright attest --store {self.store.root} release {node}`"
         )
 
     def _refuse_quarantined(self, record: dict[str, Any] | None) -> None:

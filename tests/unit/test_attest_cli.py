@@ -35,3 +35,11 @@ def test_policy_set_and_bad_policy(tmp_path, capsys):
 def test_release_of_an_unknown_node_is_an_error(tmp_path, capsys):
     assert main(["--store", str(tmp_path), "release", "att-9"]) == 2
     assert "att-9 is not known to the verifier" in capsys.readouterr().err
+
+
+def test_the_edgewright_cli_has_the_attest_commands(tmp_path, capsys):
+    from edgewright.cli import main as edgewright
+
+    Verifier(Store(tmp_path)).quarantine("att-2", "it was never enrolled with the verifier")
+    assert edgewright(["attest", "--store", str(tmp_path), "status", "att-2"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "quarantined"

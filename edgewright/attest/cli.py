@@ -1,0 +1,68 @@
+"""`edgewright attest ...`: the verifier's operator commands.
+
+edgewright attest [--store DIR] status [NODE]        who is attested or quarantined, and why
+edgewright attest [--store DIR] release NODE [--forget-keys]
+edgewright attest [--store DIR] evidence [NODE]      the evidence log, as JSON lines
+edgewright attest [--store DIR] policy CLASS [PCR=HEX ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+
+from edgewright.attest.store import Store, StoreError
+from edgewright.attest.verifier import Verifier, VerifierError
+
+
+def default_store() -> str:
+    return os.environ.get("EDGEWRIGHT_VERIFIER_DIR", os.path.expanduser("~/.local/state/edgewright/verifier"))
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the `attest` command and its subcommands."""
+    attest = commands.add_parser(
+        "attest", help="the attestation verifier: status, release, evidence, policies"
+    )
+    attest.add_argument("--store", default=default_store(), help="the verifier's directory (%(default)s)")
+    attest.set_defaults(func=run)
+    sub = attest.add_subparsers(dest="attest_command", required=True)
+    status = sub.add_parser("status", help="one node's record, or a line per node")
+    status.add_argument("node", nargs="?")
+    release = sub.add_parser("release", help="lift a node's quarantine; it must attest again")
+    release.add_argument("node")
+    release.add_argument("--forget-keys", action="store_true", help="make it enroll again (new TPM or keys)")
+    evidence = sub.add_parser("evidence", help="the evidence log, as JSON lines")
+    evidence.add_argument("node", nargs="?")
+    policy = sub.add_parser("policy", help="show or set a node class's golden PCR values")
+    policy.add_argument("node_class")
+    policy.add_argument("pcrs", nargs="*", metavar="PCR=HEX")
+
+
+def run(args: argparse.Namespace) -> int:
+    verifier = Verifier(Store(args.store))
+    try:
+        if args.attest_command == "status" and args.node:
+            print(json.dumps(verifier.status(args.node), indent=2))
+        elif args.attest_command == "status":
+            for record in verifier.store.nodes():
+                print(f"{record['node']:<24} {record['status']:<12} {record.get('reason', '')}")
+        elif args.attest_command == "release":
+            verdict = verifier.release(args.node, by=getpass.getuser(), forget_keys=args.forget_keys)
+            print(f"{args.node}: {verdict.reason}")
+        elif args.attest_command == "evidence":
+            for entry in verifier.store.evidence(args.node):
+                print(json.dumps(entry, sort_keys=True))
+        elif args.pcrs:
+            pairs = dict(p.split("=", 1) if "=" in p else (p, "") for p in args.pcrs)
+            changed = verifier.set_policy(args.node_class, pairs)
+            print(f"{args.node_class}: {'updated' if changed else 'unchanged'}")
+        else:
+            print(json.dumps(verifier.store.policy(args.node_class), indent=2))
+    except (StoreError, VerifierError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -7,15 +7,15 @@ DOCUMENTATION = r"""
 module: mesh_election
 short_description: Elect cluster heads from the nodes' probe facts and record the overlay on the controller
 description:
-  - Runs once on the controller (C(delegate_to: localhost), C(run_once: true)) with every attested node of
+  - Runs once on the controller (C(delegate_to=localhost), C(run_once=true)) with every attested node of
     the play as a candidate. Scores each from its M(edge_probe) facts (CPU, memory, network, power), elects
-    I(heads_per_zone) heads in each zone, assigns each member one or two heads, and lays out the links:
-    members dial their heads, heads link to each other and dial the gateway.
+    I(heads_per_zone) heads in each zone, assigns each member one or two heads, and lays out the links (members dial their heads, heads link to each other and dial the gateway).
   - Stable and deterministic. The previous election is read from I(state); an incumbent head stays unless
     it is gone, no longer eligible, or beaten by more than I(stability_margin); members keep their heads
     while those remain heads. Ties are broken by name.
   - Writes the election, the links and each node's public key and mesh address to I(state) (JSON), only
-    when they change; the scores stored are those of the last change. Private keys are never passed: candidates carry public keys only.
+    when they change; the scores stored are those of the last change.
+    Private keys are never passed; candidates carry public keys only.
   - Needs the C(edgewright) Python package on the controller.
 options:
   candidates:

@@ -32,7 +32,9 @@ def mesh_wireguard_routes(links: dict[str, Any], node: str, nodes: dict[str, Any
 def mesh_endpoints(names: list[str], nodes: dict[str, Any], port: int) -> list[str]:
     """host:port of each of NAMES, from the overlay record's underlay addresses."""
     if IMPORT_ERROR:
-        raise AnsibleFilterError(f"the edgewright package is not importable on the controller ({IMPORT_ERROR})")
+        raise AnsibleFilterError(
+            f"the edgewright package is not importable on the controller ({IMPORT_ERROR})"
+        )
     try:
         return endpoints(names, {n: nodes[n]["underlay"] for n in names}, int(port))
     except (TypeError, KeyError, ValueError) as exc:

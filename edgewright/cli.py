@@ -50,7 +50,11 @@ def _node_count(value: str) -> int:
 
 # Modules that add their own subcommands: each has `register(subparsers)`, and every command it adds sets
 # `func`, a callable taking the parsed arguments and returning the exit code.
-COMMAND_MODULES: tuple[str, ...] = ("edgewright.attest.cli",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "edgewright.attest.cli",
+    "edgewright.metrics.cli",
+    "edgewright.xds.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -79,13 +79,18 @@ def test_envoy_carries_remapped_ports_to_the_app_services(gke):
     config = json.loads(
         mocks.named("gke-rootlb-envoy", "kubernetes:core/v1:ConfigMap").inputs["data"]["envoy.yaml"]
     )
-    routes = {}
+    endpoints = {}
     for cluster in config["static_resources"]["clusters"]:
         address = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
-        routes[cluster["name"]] = (
+        endpoints[cluster["name"]] = (
             address["socket_address"]["address"],
             address["socket_address"]["port_value"],
         )
+    # Where a client reaching each public port ends up: listener -> its cluster -> the app's Service.
+    routes = {}
+    for listener in config["static_resources"]["listeners"]:
+        proxy = listener["filter_chains"][0]["filters"][0]["typed_config"]
+        routes[listener["name"]] = endpoints[proxy["cluster"]]
     assert routes["api-tcp-10000"] == ("api.api.svc.cluster.local", 80)
     assert routes["web-tcp-80"] == ("web.default.svc.cluster.local", 80)
 

@@ -27,7 +27,8 @@ def test_every_public_port_gets_a_listener_to_the_internal_port():
         listener["name"]: listener["address"]["socket_address"]
         for listener in config["static_resources"]["listeners"]
     }
-    assert {name: (a["protocol"], a["port_value"]) for name, a in listeners.items()} == {
+    # Envoy's default protocol is TCP, which its JSON form leaves out.
+    assert {name: (a.get("protocol", "TCP"), a["port_value"]) for name, a in listeners.items()} == {
         "web-tcp-80": ("TCP", 80),
         "web-tcp-443": ("TCP", 443),
         "api-tcp-10000": ("TCP", 10000),
@@ -38,7 +39,7 @@ def test_every_public_port_gets_a_listener_to_the_internal_port():
         c["name"]: c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
         for c in config["static_resources"]["clusters"]
     }
-    api = clusters["api-tcp-10000"]["endpoint"]["address"]["socket_address"]
+    api = clusters["api-tcp-80"]["endpoint"]["address"]["socket_address"]
     assert (api["address"], api["port_value"]) == ("api.default.svc", 80)
     assert config["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
 

@@ -1,0 +1,103 @@
+"""`edgewright xds serve`: run the control plane from a declarative source file."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from edgewright.xds.model import SourceError
+from edgewright.xds.server import ServerTls, SnapshotCache, SourceWatcher, load_source, start_server
+
+
+def register(subparsers) -> None:
+    """Add the `xds` command (with `serve`) to an argparse subparsers object."""
+    xds = subparsers.add_parser("xds", help="the L7 control plane (Envoy xDS)")
+    commands = xds.add_subparsers(dest="xds_command", required=True)
+    serve = commands.add_parser("serve", help="serve Envoy nodes over gRPC ADS from a source file")
+    serve.add_argument(
+        "--source", required=True, type=Path, help="YAML file: clusters and each node's listeners"
+    )
+    serve.add_argument(
+        "--listen", default="127.0.0.1:18000", help="host:port to serve ADS on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--poll-interval",
+        type=float,
+        default=1.0,
+        help="seconds between checks of the source (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--max-nodes",
+        type=int,
+        default=512,
+        help="Envoy nodes served at once; each holds one stream thread (default: %(default)s)",
+    )
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate to serve ADS over TLS (with --tls-key)")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    serve.add_argument(
+        "--metrics-listen", help="host:port to serve Prometheus metrics on (default: no metrics)"
+    )
+    serve.add_argument("--check", action="store_true", help="only check the source and exit")
+    serve.set_defaults(func=serve_command)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        source = load_source(args.source)
+    except SourceError as err:
+        print(f"edgewright xds serve: {err}", file=sys.stderr)
+        return 2
+    if args.check:
+        print(f"{args.source}: {len(source.clusters)} clusters, {len(source.nodes)} nodes: ok")
+        return 0
+    if args.poll_interval <= 0 or args.max_nodes < 1:
+        print("edgewright xds serve: --poll-interval and --max-nodes must be positive", file=sys.stderr)
+        return 2
+    if (args.tls_cert is None) != (args.tls_key is None):
+        print("edgewright xds serve: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    tls = ServerTls(args.tls_cert, args.tls_key) if args.tls_cert else None
+    cache = SnapshotCache(source)
+    watcher, discovery = SourceWatcher(args.source, cache), None
+    if args.metrics_listen:
+        from edgewright.metrics.xds import instrumented
+
+        try:
+            watcher, discovery = instrumented(args.source, cache, args.metrics_listen)
+        except (OSError, ValueError) as err:
+            print(
+                f"edgewright xds serve: cannot serve metrics on {args.metrics_listen}: {err}", file=sys.stderr
+            )
+            return 1
+    watcher.poll()
+    try:
+        server, port = start_server(
+            cache, args.listen, max_nodes=args.max_nodes, tls=tls, discovery=discovery
+        )
+    except (OSError, RuntimeError) as err:
+        print(f"edgewright xds serve: cannot listen on {args.listen}: {err}", file=sys.stderr)
+        return 1
+    logging.getLogger("edgewright.xds").info("serving ADS on %s (port %d)", args.listen, port)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(args.poll_interval):
+        watcher.poll()
+    server.stop(grace=2).wait()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="edgewright")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""The declarative source of the control plane: which listeners each Envoy node has and where they lead.
+
+A source is a mapping (usually a YAML file)::
+
+    clusters:
+      web-v1: {endpoints: ["10.231.20.11:8080"]}
+      web-v2: {endpoints: ["10.231.20.12:8080"]}
+    nodes:
+      edge-1:                       # the Envoy node id (its --service-node / bootstrap node.id)
+        listeners:
+          - {name: web, port: 10000, protocol: http, routes: [{prefix: /, cluster: web-v1}]}
+          - {name: db, port: 15432, protocol: tcp, cluster: db}
+          - {name: dns, port: 15353, protocol: udp, cluster: dns}
+
+Parsing checks everything Envoy would otherwise reject later, so a mistake names the offending entry and
+never reaches a node.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+PROTOCOLS = ("tcp", "udp", "http")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+class SourceError(ValueError):
+    """The declarative source is malformed; the message names the entry and what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+
+    def is_ip(self) -> bool:
+        try:
+            ipaddress.ip_address(self.host)
+        except ValueError:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    endpoints: tuple[Endpoint, ...]
+    connect_timeout_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class Route:
+    prefix: str
+    cluster: str
+
+
+@dataclass(frozen=True)
+class Listener:
+    name: str
+    port: int
+    protocol: str
+    address: str = "0.0.0.0"
+    cluster: str | None = None
+    routes: tuple[Route, ...] = ()
+
+    def clusters(self) -> tuple[str, ...]:
+        """The clusters this listener sends traffic to, in order of first use."""
+        names = [self.cluster] if self.cluster else [r.cluster for r in self.routes]
+        return tuple(dict.fromkeys(names))
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """What one Envoy carries: its listeners and the clusters they use."""
+
+    node_id: str
+    listeners: tuple[Listener, ...]
+    clusters: tuple[Cluster, ...]
+
+
+@dataclass(frozen=True)
+class Source:
+    clusters: Mapping[str, Cluster] = field(default_factory=dict)
+    nodes: Mapping[str, tuple[Listener, ...]] = field(default_factory=dict)
+
+    def node_config(self, node_id: str) -> NodeConfig:
+        """The configuration of NODE_ID; a node the source does not name gets nothing (an empty config)."""
+        listeners = self.nodes.get(node_id, ())
+        used = dict.fromkeys(name for lst in listeners for name in lst.clusters())
+        return NodeConfig(node_id, listeners, tuple(self.clusters[name] for name in used))
+
+
+def check_port(value: Any, where: str) -> int:
+    """VALUE as a port number 1..65535, or SourceError naming WHERE."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise SourceError(f"{where}: port must be an integer from 1 to 65535, got {value!r}")
+    return value
+
+
+def check_name(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise SourceError(
+            f"{where}: name must be 1-63 letters, digits, '.', '_' or '-' (starting with a letter or digit), "
+            f"got {value!r}"
+        )
+    return value
+
+
+def parse_endpoint(value: Any, where: str) -> Endpoint:
+    """'HOST:PORT' or '[V6]:PORT' (or a mapping with host and port) as an Endpoint."""
+    if isinstance(value, Mapping):
+        host, port = value.get("host"), value.get("port")
+    elif isinstance(value, str) and ":" in value:
+        host, _, port_text = value.rpartition(":")
+        host = host.strip("[]")
+        port = int(port_text) if port_text.isdigit() else port_text
+    else:
+        raise SourceError(f"{where}: endpoint must be 'host:port', got {value!r}")
+    if not isinstance(host, str) or not host:
+        raise SourceError(f"{where}: endpoint {value!r} has no host")
+    return Endpoint(host, check_port(port, f"{where} ({value!r})"))
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise SourceError(f"{where}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _unknown_keys(entry: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    extra = sorted(set(entry) - allowed)
+    if extra:
+        raise SourceError(
+            f"{where}: unknown setting(s) {', '.join(extra)} (allowed: {', '.join(sorted(allowed))})"
+        )
+
+
+def parse_cluster(name: Any, raw: Any) -> Cluster:
+    where = f"cluster {name!r}"
+    check_name(name, where)
+    entry = _mapping(raw, where)
+    _unknown_keys(entry, {"endpoints", "connect_timeout_s"}, where)
+    endpoints = entry.get("endpoints")
+    if not isinstance(endpoints, list) or not endpoints:
+        raise SourceError(f"{where}: endpoints must be a non-empty list of 'host:port'")
+    timeout = entry.get("connect_timeout_s", 2.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise SourceError(f"{where}: connect_timeout_s must be a positive number, got {timeout!r}")
+    return Cluster(name, tuple(parse_endpoint(e, where) for e in endpoints), float(timeout))
+
+
+def parse_listener(raw: Any, where: str, clusters: Mapping[str, Cluster]) -> Listener:
+    entry = _mapping(raw, where)
+    _unknown_keys(entry, {"name", "port", "protocol", "address", "cluster", "routes"}, where)
+    name = check_name(entry.get("name"), where)
+    where = f"{where} ({name})"
+    protocol = entry.get("protocol", "tcp")
+    if protocol not in PROTOCOLS:
+        raise SourceError(f"{where}: unknown protocol {protocol!r} (expected one of {', '.join(PROTOCOLS)})")
+    address = entry.get("address", "0.0.0.0")
+    try:
+        ipaddress.ip_address(address)
+    except (ValueError, TypeError):
+        raise SourceError(f"{where}: address must be an IP address, got {address!r}") from None
+    port = check_port(entry.get("port"), where)
+    cluster, routes = entry.get("cluster"), entry.get("routes")
+    if protocol == "http":
+        if cluster is not None or not isinstance(routes, list) or not routes:
+            raise SourceError(
+                f"{where}: an http listener needs routes (a list of {{prefix, cluster}}), not cluster"
+            )
+        parsed = []
+        for i, r in enumerate(routes):
+            r = _mapping(r, f"{where} route {i}")
+            _unknown_keys(r, {"prefix", "cluster"}, f"{where} route {i}")
+            prefix = r.get("prefix", "/")
+            if not isinstance(prefix, str) or not prefix.startswith("/"):
+                raise SourceError(f"{where} route {i}: prefix must start with '/', got {prefix!r}")
+            parsed.append(Route(prefix, r.get("cluster")))
+        listener = Listener(name, port, protocol, address, routes=tuple(parsed))
+    else:
+        if routes is not None or cluster is None:
+            raise SourceError(f"{where}: a {protocol} listener needs cluster (one cluster name), not routes")
+        listener = Listener(name, port, protocol, address, cluster=cluster)
+    for used in listener.clusters():
+        if used not in clusters:
+            raise SourceError(f"{where}: refers to unknown cluster {used!r}")
+    return listener
+
+
+def parse_source(raw: Any) -> Source:
+    """Parse and check a whole source; SourceError names the first problem found."""
+    top = _mapping(raw if raw is not None else {}, "source")
+    _unknown_keys(top, {"clusters", "nodes"}, "source")
+    clusters = {
+        name: parse_cluster(name, c) for name, c in _mapping(top.get("clusters", {}), "clusters").items()
+    }
+    nodes: dict[str, tuple[Listener, ...]] = {}
+    for node_id, node in _mapping(top.get("nodes", {}), "nodes").items():
+        where = f"node {node_id!r}"
+        if not isinstance(node_id, str) or not node_id:
+            raise SourceError(f"{where}: node id must be a non-empty string")
+        node = _mapping(node, where)
+        _unknown_keys(node, {"listeners"}, where)
+        raw_listeners = node.get("listeners", [])
+        if not isinstance(raw_listeners, list):
+            raise SourceError(f"{where}: listeners must be a list")
+        listeners = tuple(
+            parse_listener(lst, f"{where} listener {i}", clusters) for i, lst in enumerate(raw_listeners)
+        )
+        _check_unique(listeners, where)
+        nodes[node_id] = listeners
+    return Source(clusters, nodes)
+
+
+def _check_unique(listeners: tuple[Listener, ...], where: str) -> None:
+    names: set[str] = set()
+    sockets: dict[tuple[str, str, int], str] = {}
+    for lst in listeners:
+        if lst.name in names:
+            raise SourceError(f"{where}: duplicate listener name {lst.name!r}")
+        names.add(lst.name)
+        transport = "udp" if lst.protocol == "udp" else "tcp"
+        key = (transport, lst.address, lst.port)
+        if key in sockets:
+            raise SourceError(
+                f"{where}: listeners {sockets[key]!r} and {lst.name!r} "
+                f"both bind {transport} {lst.address}:{lst.port}"
+            )
+        sockets[key] = lst.name

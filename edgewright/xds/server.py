@@ -1,0 +1,268 @@
+"""The ADS server: every connected Envoy gets its node's snapshot, and a new snapshot is pushed live.
+
+State-of-the-world ADS over gRPC (grpcio + the Envoy API stubs from xds-protos). Per stream and per type,
+the server remembers the nonce it last sent; a request carrying that nonce and the current version is an
+ACK, one carrying an error is a NACK (logged; the node keeps its last good configuration and nothing is
+resent until the snapshot changes), one carrying an older nonce is stale and ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import yaml
+from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
+
+from edgewright.xds.model import Source, SourceError, parse_source
+from edgewright.xds.resources import TYPE_ORDER, Snapshot, snapshot
+
+log = logging.getLogger("edgewright.xds")
+
+_WAKE = object()  # put on a stream's queue when its node's snapshot changed
+
+
+class SnapshotCache:
+    """The current snapshot of every node, built from one Source, and the streams watching each node."""
+
+    def __init__(self, source: Source | None = None) -> None:
+        self._lock = threading.Lock()
+        self._source = source or Source()
+        self._snapshots: dict[str, Snapshot] = {}
+        self._watchers: dict[str, set[queue.Queue]] = {}
+
+    def set_source(self, source: Source) -> list[str]:
+        """Replace the source; wake the streams of every node whose snapshot changed. Returns those nodes."""
+        with self._lock:
+            self._source = source
+            changed = []
+            for node_id in set(self._snapshots) | set(self._watchers):
+                new = snapshot(source.node_config(node_id))
+                old = self._snapshots.get(node_id)
+                self._snapshots[node_id] = new
+                if old is None or old.version != new.version:
+                    changed.append(node_id)
+                    for q in self._watchers.get(node_id, ()):
+                        q.put(_WAKE)
+            return sorted(changed)
+
+    def get(self, node_id: str) -> Snapshot:
+        with self._lock:
+            if node_id not in self._snapshots:
+                self._snapshots[node_id] = snapshot(self._source.node_config(node_id))
+            return self._snapshots[node_id]
+
+    def watch(self, node_id: str, q: queue.Queue) -> None:
+        with self._lock:
+            self._watchers.setdefault(node_id, set()).add(q)
+
+    def unwatch(self, node_id: str, q: queue.Queue) -> None:
+        with self._lock:
+            self._watchers.get(node_id, set()).discard(q)
+
+
+@dataclass
+class _TypeState:
+    """What one stream has asked for and been sent, for one resource type."""
+
+    names: list[str] = field(default_factory=list)
+    nonce: str = ""
+    sent_version: str | None = None
+
+
+class AggregatedDiscovery(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
+    def __init__(self, cache: SnapshotCache) -> None:
+        self._cache = cache
+        self._nonce = 0
+        self._nonce_lock = threading.Lock()
+
+    def _next_nonce(self) -> str:
+        with self._nonce_lock:
+            self._nonce += 1
+            return str(self._nonce)
+
+    def StreamAggregatedResources(
+        self, request_iterator, context
+    ) -> Iterator[discovery_pb2.DiscoveryResponse]:
+        inbox: queue.Queue = queue.Queue()
+        threading.Thread(target=_pump, args=(request_iterator, inbox), daemon=True).start()
+        node_id: str | None = None
+        states: dict[str, _TypeState] = {}
+        try:
+            while context.is_active():
+                try:
+                    item = inbox.get(timeout=1.0)
+                except queue.Empty:
+                    continue
+                if item is None:  # the node closed its stream
+                    return
+                if item is _WAKE:
+                    assert node_id is not None
+                    yield from self._push_all(node_id, states)
+                    continue
+                request: discovery_pb2.DiscoveryRequest = item
+                if node_id is None:
+                    node_id = request.node.id
+                    if not node_id:
+                        context.abort(
+                            grpc.StatusCode.INVALID_ARGUMENT, "the first request must carry node.id"
+                        )
+                    log.info("node %s connected", node_id)
+                    self._cache.watch(node_id, inbox)
+                response = self._answer(node_id, request, states)
+                if response is not None:
+                    yield response
+        finally:
+            if node_id is not None:
+                self._cache.unwatch(node_id, inbox)
+                log.info("node %s disconnected", node_id)
+
+    def _answer(self, node_id: str, request, states: dict[str, _TypeState]):
+        type_url = request.type_url
+        state = states.setdefault(type_url, _TypeState())
+        if request.response_nonce and request.response_nonce != state.nonce:
+            return None  # an answer to a response we have since replaced
+        if request.HasField("error_detail"):
+            log.warning(
+                "node %s rejected %s version %s: %s",
+                node_id,
+                type_url.rsplit(".", 1)[-1],
+                state.sent_version,
+                request.error_detail.message,
+            )
+            state.names = list(request.resource_names)
+            return None
+        current = self._cache.get(node_id)
+        names_changed = list(request.resource_names) != state.names
+        state.names = list(request.resource_names)
+        if (
+            request.version_info == current.version
+            and state.sent_version == current.version
+            and not names_changed
+        ):
+            log.debug("node %s acknowledged %s version %s", node_id, type_url, current.version)
+            return None
+        return self._response(current, type_url, state)
+
+    def _push_all(self, node_id: str, states: dict[str, _TypeState]):
+        current = self._cache.get(node_id)
+        for type_url in TYPE_ORDER:
+            state = states.get(type_url)
+            if state is not None and state.sent_version != current.version:
+                yield self._response(current, type_url, state)
+
+    def _response(
+        self, current: Snapshot, type_url: str, state: _TypeState
+    ) -> discovery_pb2.DiscoveryResponse:
+        response = discovery_pb2.DiscoveryResponse(
+            version_info=current.version, type_url=type_url, nonce=self._next_nonce()
+        )
+        for message in current.of_type(type_url, state.names):
+            response.resources.add().Pack(message)
+        state.nonce, state.sent_version = response.nonce, current.version
+        return response
+
+
+def _pump(request_iterator, inbox: queue.Queue) -> None:
+    try:
+        for request in request_iterator:
+            inbox.put(request)
+    except grpc.RpcError:
+        pass
+    finally:
+        inbox.put(None)
+
+
+def load_source(path: Path) -> Source:
+    """Read and check a YAML source file; SourceError (naming the file) when it is unreadable or wrong."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise SourceError(f"{path}: cannot read: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise SourceError(f"{path}: not valid YAML: {err}") from None
+    try:
+        return parse_source(raw)
+    except SourceError as err:
+        raise SourceError(f"{path}: {err}") from None
+
+
+class SourceWatcher:
+    """Reloads the source file when it changes; a broken edit is reported and the last good one kept."""
+
+    def __init__(self, path: Path, cache: SnapshotCache, on_error: Callable[[str], None] = log.error) -> None:
+        self.path = path
+        self._cache = cache
+        self._on_error = on_error
+        self._seen: tuple[int, int] | None = None
+
+    def poll(self) -> bool:
+        """Load the file if it changed since the last poll; True when a new source was taken."""
+        try:
+            st = self.path.stat()
+        except OSError as err:
+            self._on_error(f"{self.path}: cannot read: {err.strerror}")
+            return False
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp == self._seen:
+            return False
+        self._seen = stamp
+        try:
+            source = load_source(self.path)
+        except SourceError as err:
+            self._on_error(f"keeping the last good source: {err}")
+            return False
+        changed = self._cache.set_source(source)
+        log.info("source %s loaded; nodes with a new snapshot: %s", self.path, ", ".join(changed) or "none")
+        return True
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """The control plane's TLS identity (PEM files); nodes check it against the CA they are given."""
+
+    cert: Path
+    key: Path
+
+    def credentials(self) -> grpc.ServerCredentials:
+        try:
+            pair = (self.key.read_bytes(), self.cert.read_bytes())
+        except OSError as err:
+            raise OSError(f"cannot read the TLS key or certificate: {err}") from None
+        return grpc.ssl_server_credentials([pair])
+
+
+def start_server(
+    cache: SnapshotCache,
+    listen: str,
+    max_nodes: int = 512,
+    tls: ServerTls | None = None,
+    discovery: AggregatedDiscovery | None = None,
+) -> tuple[grpc.Server, int]:
+    """Serve ADS on LISTEN ('host:port'; port 0 picks one), over TLS when given. Returns the server and its
+    bound port.
+
+    Each connected Envoy holds one worker thread for its stream; a node beyond MAX_NODES is refused with
+    RESOURCE_EXHAUSTED (Envoy retries) rather than left hanging. DISCOVERY replaces the plain servicer over
+    CACHE (e.g. one that counts, for metrics).
+    """
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_nodes + 1), maximum_concurrent_rpcs=max_nodes
+    )
+    ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(
+        discovery or AggregatedDiscovery(cache), server
+    )
+    if tls is not None:
+        port = server.add_secure_port(listen, tls.credentials())
+    else:
+        port = server.add_insecure_port(listen)
+    if port == 0:
+        raise OSError(f"cannot listen on {listen}")
+    server.start()
+    return server, port

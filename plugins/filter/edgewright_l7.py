@@ -1,0 +1,116 @@
+"""Filters for the L7 roles: Envoy resources and load-balancer plans from the edgewright package.
+
+They run on the controller, so the roles share one implementation with the control plane and the stacks
+(`edgewright.xds`, `edgewright.loadbalancer`, `edgewright.portmap`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+try:
+    from edgewright.cluster_services import plan as plan_cluster_services
+    from edgewright.loadbalancer import envoy_config, parse_apps, plan_port_map
+    from edgewright.portmap import PortMap, PortMapError
+    from edgewright.xds.model import SourceError, parse_source
+    from edgewright.xds.resources import ads_bootstrap, static_resources
+
+    _IMPORT_ERROR: ImportError | None = None
+except ImportError as err:  # reported when a filter is used, so unrelated plays still run
+    _IMPORT_ERROR = err
+
+
+def _require() -> None:
+    if _IMPORT_ERROR is not None:
+        raise AnsibleFilterError(
+            f"the edgewright package is not importable on the controller ({_IMPORT_ERROR}); "
+            "install it (pip install .) or run with PYTHONPATH set to the checkout"
+        )
+
+
+def envoy_resources(local_config: Any, node_id: str = "local") -> dict[str, Any]:
+    """{clusters, listeners} in the control plane's source format -> Envoy JSON {listeners, clusters}."""
+    _require()
+    if not isinstance(local_config, dict):
+        raise AnsibleFilterError(f"envoy_local_config must be a mapping, got {type(local_config).__name__}")
+    extra = sorted(set(local_config) - {"clusters", "listeners"})
+    if extra:
+        raise AnsibleFilterError(f"envoy_local_config: unknown setting(s) {', '.join(extra)}")
+    source = {
+        "clusters": local_config.get("clusters") or {},
+        "nodes": {node_id: {"listeners": local_config.get("listeners") or []}},
+    }
+    try:
+        return static_resources(parse_source(source).node_config(node_id))
+    except SourceError as err:
+        raise AnsibleFilterError(f"envoy_local_config: {err}") from None
+
+
+def lb_plan(
+    apps: Any,
+    kind: str = "root",
+    previous: Any = None,
+    remap_start: int = 10000,
+    reserved: Any = (),
+    listen: str = "0.0.0.0",
+) -> dict[str, Any]:
+    """The port map and Envoy configuration of a load balancer: {port_map, envoy_local_config}."""
+    _require()
+    try:
+        parsed = parse_apps(apps)
+        port_map = plan_port_map(
+            parsed, kind, PortMap.from_dict(previous or None), int(remap_start), list(reserved or ())
+        )
+        return {"port_map": port_map.to_dict(), "envoy_local_config": envoy_config(parsed, port_map, listen)}
+    except (PortMapError, SourceError) as err:
+        raise AnsibleFilterError(f"loadbalancer_apps: {err}") from None
+
+
+def cluster_services_plan(services: Any) -> dict[str, Any]:
+    """Loopback addresses, name records and Envoy configuration for cluster services on an edge node."""
+    _require()
+    try:
+        return plan_cluster_services(services)
+    except SourceError as err:
+        raise AnsibleFilterError(f"cluster_services_list: {err}") from None
+
+
+def envoy_ads_bootstrap(
+    node_id: str,
+    host: str,
+    port: int,
+    admin_port: int,
+    cluster: str = "edgewright",
+    tls_ca: str = "",
+    tls_server_name: str = "",
+) -> dict[str, Any]:
+    """The bootstrap of an Envoy that takes its configuration from the control plane at HOST:PORT."""
+    _require()
+    return ads_bootstrap(
+        node_id, (host, int(port)), int(admin_port), cluster, tls_ca or None, tls_server_name or None
+    )
+
+
+def bad_networks(values: Any) -> list[Any]:
+    """The entries of VALUES that are not IP networks (e.g. '10.0.0.0/8')."""
+    bad = []
+    for value in values or []:
+        try:
+            ipaddress.ip_network(str(value), strict=False)
+        except ValueError:
+            bad.append(value)
+    return bad
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "edgewright_envoy_resources": envoy_resources,
+            "edgewright_lb_plan": lb_plan,
+            "edgewright_bad_networks": bad_networks,
+            "edgewright_ads_bootstrap": envoy_ads_bootstrap,
+            "edgewright_cluster_services_plan": cluster_services_plan,
+        }

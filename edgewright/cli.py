@@ -11,7 +11,21 @@ from pathlib import Path
 
 from edgewright.lab import podman
 from edgewright.lab.image import IMAGE, ensure_image
-from edgewright.lab.lab import DEFAULT_NAME, DEFAULT_SUBNET, MAX_NODES, Lab, LabError, LabSpec, as_rows
+from edgewright.lab.kube import DEFAULT_PORT_BASE, ControlPlane, ControlPlaneError
+from edgewright.lab.lab import (
+    DEFAULT_NAME,
+    DEFAULT_SUBNET,
+    MAX_NODES,
+    Lab,
+    LabError,
+    LabSpec,
+    as_rows,
+    control_plane_spec,
+)
+
+
+def any_running(plane: dict[str, str]) -> bool:
+    return "running" in plane.values()
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -54,6 +68,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edgewright.attest.cli",
     "edgewright.metrics.cli",
     "edgewright.xds.cli",
+    "edgewright.twins.cli",
 )
 
 
@@ -87,6 +102,18 @@ def register_lab(commands: argparse._SubParsersAction) -> None:
             sub.add_argument(
                 "--subnet", default=DEFAULT_SUBNET, help=f"lab network (default {DEFAULT_SUBNET})"
             )
+            sub.add_argument(
+                "--kubernetes",
+                action="store_true",
+                help="also run a Kubernetes control plane (etcd, API server, controller manager) for the nodes",
+            )
+            sub.add_argument(
+                "--kube-port-base",
+                type=int,
+                default=DEFAULT_PORT_BASE,
+                help=f"control plane ports are offsets from this (default {DEFAULT_PORT_BASE}: API on "
+                f"{DEFAULT_PORT_BASE + 43})",
+            )
         if verb == "status":
             sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
     lab_commands.add_parser("image", help="build the lab's node image unless it is already there")
@@ -99,7 +126,11 @@ def run_lab(args: argparse.Namespace) -> int:
         print(f"{IMAGE} {'built' if built else 'is up to date'}")
         return 0
     spec = LabSpec(
-        name=args.name, nodes=getattr(args, "nodes", 1), subnet=getattr(args, "subnet", DEFAULT_SUBNET)
+        name=args.name,
+        nodes=getattr(args, "nodes", 1),
+        subnet=getattr(args, "subnet", DEFAULT_SUBNET),
+        kubernetes=getattr(args, "kubernetes", False),
+        kube_port_base=getattr(args, "kube_port_base", DEFAULT_PORT_BASE),
     )
     lab = Lab(spec, log=lambda line: print(line, file=sys.stderr))
     inventory = args.inventory or default_inventory()
@@ -107,7 +138,13 @@ def run_lab(args: argparse.Namespace) -> int:
         print(format_table(as_rows(lab.up(inventory))))
     elif args.lab_command == "status":
         rows = as_rows(lab.status())
-        print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            print(format_table(rows))
+            plane = ControlPlane(control_plane_spec(spec)).status()
+            if any_running(plane):
+                print("kubernetes: " + ", ".join(f"{name} {state}" for name, state in plane.items()))
     else:
         removed = lab.down(inventory)
         print(
@@ -122,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (LabError, podman.PodmanError) as exc:
+    except (LabError, ControlPlaneError, podman.PodmanError) as exc:
         print(f"edgewright: error: {exc}", file=sys.stderr)
         return 2
 

@@ -21,10 +21,11 @@ options:
         C(complete) checks the secret the node's TPM recovered; C(nonce) issues a fresh nonce;
         C(verify) checks a quote; C(quarantine) quarantines the node with I(reason);
         C(release) lifts a quarantine; C(require_attested) fails unless the node is attested;
-        C(policy) sets the golden PCR values of I(node_class).
+        C(policy) sets the golden PCR values of I(node_class); C(deregister) forgets a decommissioned node
+        and its keys.
     type: str
     required: true
-    choices: [enroll, complete, nonce, verify, quarantine, release, require_attested, policy]
+    choices: [enroll, complete, nonce, verify, quarantine, release, require_attested, policy, deregister]
   ek_public: {description: The EK's TPM2B_PUBLIC (base64) for C(enroll)., type: str}
   ak_public: {description: The AK's TPM2B_PUBLIC (base64) for C(enroll)., type: str}
   secret: {description: The activated credential secret (base64) for C(complete)., type: str}
@@ -103,6 +104,11 @@ def run(module, verifier):
     if action == "require_attested":
         verifier.require_attested(node)
         return {"changed": False, "status": current, "reason": "attested"}
+    if action == "deregister":
+        known = verifier.status(node) is not None
+        if module.check_mode:
+            return {"changed": known, "status": current, "reason": "check mode"}
+        return {"changed": verifier.deregister(node), "status": "unknown", "reason": "deregistered"}
     if action == "policy":
         if module.check_mode:
             from edgewright.attest.verifier import validate_golden
@@ -176,6 +182,7 @@ def main():
                     "release",
                     "require_attested",
                     "policy",
+                    "deregister",
                 ],
             },
             "ek_public": {"type": "str"},

@@ -76,6 +76,13 @@ class Store:
     def save_node(self, record: dict[str, Any]) -> None:
         self._write(self.root / "nodes" / f"{check_name('node', record['node'])}.json", record)
 
+    def delete_node(self, node: str) -> bool:
+        """Remove a node's record; True when there was one."""
+        path = self.root / "nodes" / f"{check_name('node', node)}.json"
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        return existed
+
     def nodes(self) -> list[dict[str, Any]]:
         return [r for p in sorted((self.root / "nodes").glob("*.json")) if (r := self._read(p)) is not None]
 

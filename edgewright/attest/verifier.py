@@ -384,6 +384,16 @@ class Verifier:
             self._evidence(node, "released", f"released by {by} (was: {was})", forget_keys=forget_keys)
             return Verdict(True, RELEASED, "released", changed=True)
 
+    def deregister(self, node: str) -> bool:
+        """Forget a decommissioned node: its enrolled EK and AK, status and pending nonce. The evidence log
+        keeps its history. True when the node was known."""
+        check_name("node", node)
+        with self.store.locked():
+            if not self.store.delete_node(node):
+                return False
+            self._evidence(node, "deregistered", "decommissioned: its keys are no longer trusted")
+            return True
+
     def require_attested(self, node: str) -> dict[str, Any]:
         """The node's record when it is attested; Refused (with the reason) otherwise."""
         check_name("node", node)

@@ -43,7 +43,7 @@ NODE_PACKAGES = (
 UNIT_FILES = ("swtpm.service", "ssh-hostkeys.service")
 
 # Bump when _customize changes what goes into the image; the package list and unit files count by themselves.
-CUSTOMIZE_VERSION = 1
+CUSTOMIZE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,10 @@ def _customize(rootfs: Path) -> None:
         link = wants / unit
         if not link.is_symlink():
             link.symlink_to(f"/etc/systemd/system/{unit}")
+    # Likewise the machine id: empty, so systemd gives each node its own at boot (it seeds MAC addresses,
+    # journal ids and the kubelet's machine id).
+    (rootfs / "etc/machine-id").write_text("")
+    (rootfs / "var/lib/dbus/machine-id").unlink(missing_ok=True)
     root_ssh = rootfs / "root/.ssh"
     root_ssh.mkdir(mode=0o700, exist_ok=True)
     # A container has no consoles to serve; these units would only fail or spin.

@@ -22,11 +22,14 @@ from pathlib import Path
 import yaml
 
 from edgewright.lab import podman
-from edgewright.lab.image import IMAGE, ensure_image
+from edgewright.lab.image import IMAGE, current_digest, ensure_image
+from edgewright.lab.kube import DEFAULT_PORT_BASE, ControlPlane, ControlPlaneSpec, Ports, binaries_dir
 
 LAB_LABEL = "io.edgewright.lab"
 INDEX_LABEL = "io.edgewright.node-index"
 KEY_LABEL = "io.edgewright.ssh-key"
+KUBELET_LABEL = "io.edgewright.kubelet-ready"
+IMAGE_LABEL = "io.edgewright.image-recipe"
 MAX_NODES = 50
 DEFAULT_NAME = "edge"
 DEFAULT_SUBNET = "10.231.0.0/24"
@@ -52,9 +55,14 @@ class LabSpec:
     name: str = DEFAULT_NAME
     nodes: int = 3
     subnet: str = DEFAULT_SUBNET
+    # A Kubernetes control plane on this host for the lab's nodes to join (see edgewright.lab.kube).
+    kubernetes: bool = False
+    kube_port_base: int = DEFAULT_PORT_BASE
 
     def validate(self) -> None:
         check_name(self.name)
+        if self.kubernetes:
+            Ports(self.kube_port_base).validate()
         if not 1 <= self.nodes <= MAX_NODES:
             raise LabError(f"--nodes must be between 1 and {MAX_NODES}, not {self.nodes}")
         try:
@@ -95,6 +103,37 @@ def state_dir(name: str) -> Path:
     return home / "labs" / name
 
 
+def control_plane_spec(spec: LabSpec) -> ControlPlaneSpec:
+    return ControlPlaneSpec(
+        lab=spec.name,
+        address=spec.gateway,
+        state=state_dir(spec.name) / "kubernetes",
+        ports=Ports(spec.kube_port_base),
+    )
+
+
+def kubernetes_vars(spec: LabSpec) -> dict:
+    """What the roles need to join the lab's control plane: its endpoint, the controller's credentials, and
+    the locally built kubelet as the artefact the nodes install."""
+    plane = control_plane_spec(spec)
+    kubelet = binaries_dir() / "kubelet"
+    return {
+        "edgewright_kube_api_server": plane.server,
+        "edgewright_kubeconfig": str(plane.admin_kubeconfig),
+        "edgewright_kube_ca_file": str(plane.pki / "ca.crt"),
+        "kubelet_source": "artefact",
+        "kubelet_artefact": {"path": str(kubelet), "sha256": _sha256(kubelet)},
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def render_inventory(spec: LabSpec, key_file: Path) -> dict:
     """The Ansible inventory of a lab: every node in `edge_nodes`, reached over SSH as root."""
     hosts = {
@@ -112,6 +151,7 @@ def render_inventory(spec: LabSpec, key_file: Path) -> dict:
                 "edgewright_lab_subnet": spec.subnet,
                 "edgewright_lab_gateway": spec.gateway,
                 "tpm_mode": "virtual",
+                **(kubernetes_vars(spec) if spec.kubernetes else {}),
             },
             "children": {"edge_nodes": {"hosts": hosts}},
         }
@@ -135,14 +175,17 @@ class Lab:
         key = self._ensure_ssh_key()
         self._ensure_network()
         existing = self._containers()
+        shape = self._node_shape(key)
         for index in range(1, self.spec.nodes + 1):
-            self._ensure_node(index, existing.get(self.spec.node_name(index)), key)
+            self._ensure_node(index, existing.get(self.spec.node_name(index)), key, shape)
         for name, item in existing.items():
             if int(item["Labels"].get(INDEX_LABEL, 0)) > self.spec.nodes:
                 self.log(f"removing {name}: the lab now has {self.spec.nodes} nodes")
                 podman.run(["rm", "--force", "--time", "5", name])
         for index in range(1, self.spec.nodes + 1):
             self._wait_until_booted(index)
+        if self.spec.kubernetes:
+            ControlPlane(control_plane_spec(self.spec), log=self.log).up()
         self._write_inventory(inventory, key)
         return self.status()
 
@@ -216,15 +259,32 @@ class Lab:
         )
         return {item["Names"][0]: item for item in items}
 
-    def _ensure_node(self, index: int, existing: dict | None, key: Path) -> None:
-        name = self.spec.node_name(index)
-        key_id = hashlib.sha256(key.with_suffix(".pub").read_bytes()).hexdigest()[:16]
-        if existing is not None and existing["Labels"].get(KEY_LABEL) != key_id:
+    def _node_shape(self, key: Path) -> dict[str, tuple[str, str]]:
+        """The labels that say how a node was made, each with the reason a node made otherwise is remade."""
+        return {
             # The lab's key was lost (another EDGEWRIGHT_HOME, a wiped cache): a node that trusts only the
-            # old key would be unreachable, so it is made anew.
-            self.log(f"re-creating {name}: it trusts another SSH key than this lab's")
-            podman.run(["rm", "--force", "--time", "5", name])
-            existing = None
+            # old key would be unreachable.
+            KEY_LABEL: (
+                hashlib.sha256(key.with_suffix(".pub").read_bytes()).hexdigest()[:16],
+                "it trusts another SSH key than this lab's",
+            ),
+            KUBELET_LABEL: (
+                self._kubelet_ready,
+                f"{'with' if self.spec.kubernetes else 'without'} what a kubelet needs",
+            ),
+            IMAGE_LABEL: (current_digest() or "", "from the current node image"),
+        }
+
+    def _ensure_node(
+        self, index: int, existing: dict | None, key: Path, shape: dict[str, tuple[str, str]]
+    ) -> None:
+        name = self.spec.node_name(index)
+        if existing is not None:
+            stale = [why for label, (value, why) in shape.items() if existing["Labels"].get(label) != value]
+            if stale:
+                self.log(f"re-creating {name}: {stale[0]}")
+                podman.run(["rm", "--force", "--time", "5", name])
+                existing = None
         if existing is not None:
             if existing["State"] != "running":
                 self.log(f"starting {name}")
@@ -243,8 +303,7 @@ class Lab:
             f"{LAB_LABEL}={self.spec.name}",
             "--label",
             f"{INDEX_LABEL}={index}",
-            "--label",
-            f"{KEY_LABEL}={key_id}",
+            *(arg for label, (value, _) in shape.items() for arg in ("--label", f"{label}={value}")),
             "--network",
             self.spec.network,
             "--ip",
@@ -264,7 +323,20 @@ class Lab:
         ]
         if Path(ca_bundle).exists():
             args += ["--volume", f"{ca_bundle}:{ca_bundle}:ro"]
+        if self.spec.kubernetes:
+            # A kubelet creates the pods' cgroups and watches /dev/kmsg: on a cgroup v1 host that needs a
+            # privileged container (writable cgroup hierarchies) with a private cgroup namespace, so each
+            # node's kubelet sees only its own subtree and the nodes do not share one /kubepods.
+            args += ["--privileged", "--cgroupns=private"]
+            # Privileged, udev runs in the node and would give eth0 a MAC derived from the machine id, which
+            # the image bakes in: every node would get the same MAC. Masking the default link policy keeps
+            # podman's own MAC for each node.
+            args += ["--volume", "/dev/null:/etc/systemd/network/99-default.link:ro"]
         podman.run([*args, IMAGE])
+
+    @property
+    def _kubelet_ready(self) -> str:
+        return "yes" if self.spec.kubernetes else "no"
 
     def _wait_until_booted(self, index: int, timeout: float = 90.0) -> None:
         name = self.spec.node_name(index)
@@ -335,7 +407,9 @@ class Lab:
         """Remove this lab's containers, network, key and inventory; nothing else. Returns what it removed."""
         check_name(self.spec.name)
         podman.ensure_usable()
-        removed = []
+        removed = [
+            f"Kubernetes {component}" for component in ControlPlane(control_plane_spec(self.spec)).down()
+        ]
         for name in self._containers():
             podman.run(["rm", "--force", "--time", "5", name])
             removed.append(name)

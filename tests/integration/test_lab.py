@@ -85,9 +85,9 @@ def test_up_gives_booted_nodes_with_a_tpm_reachable_over_ssh(lab, inventory):
     ek = f"{tcti} tpm2_createek -c /tmp/ek.ctx -G rsa -u /tmp/ek.pub >/dev/null && sha256sum /tmp/ek.pub"
     assert node_exec("tlab-1", ek) != node_exec("tlab-2", ek)
 
-    # Each node made its own SSH host key at first boot.
-    host_key = "cat /etc/ssh/ssh_host_ed25519_key.pub"
-    assert node_exec("tlab-1", host_key) != node_exec("tlab-2", host_key)
+    # Each node made its own SSH host key and machine id at first boot.
+    for identity in ("cat /etc/ssh/ssh_host_ed25519_key.pub", "cat /etc/machine-id"):
+        assert node_exec("tlab-1", identity) != node_exec("tlab-2", identity)
 
 
 def test_a_second_up_gives_the_same_lab(lab, inventory):

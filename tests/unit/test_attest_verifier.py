@@ -300,3 +300,16 @@ def test_release_with_forget_keys_enrolls_afresh(verifier, tpms):
         enroll(verifier, "att-1", b)
     verifier.release("att-1", by="operator", forget_keys=True)
     assert enroll(verifier, "att-1", b).ok
+
+
+def test_deregister_forgets_the_node_and_its_keys(verifier, tpms):
+    t = tpms("a")
+    enroll(verifier, "att-1", t)
+    assert attest(verifier, "att-1", t).ok
+    assert verifier.deregister("att-1") is True
+    assert verifier.status("att-1") is None
+    with pytest.raises(Refused, match="unknown to the verifier"):
+        verifier.require_attested("att-1")
+    # A second time there is nothing left to forget; the history stays in the evidence log.
+    assert verifier.deregister("att-1") is False
+    assert [e["outcome"] for e in verifier.store.evidence("att-1")][-1] == "deregistered"

@@ -1,0 +1,142 @@
+"""Bootstrap tokens for TLS bootstrap: short-lived credentials a joining kubelet uses for its first CSR.
+
+Runs on the controller (modules using it are delegated to localhost) against the Kubernetes API with the
+kubernetes Python client. The token format and the Secret that carries it are described in
+https://kubernetes.io/docs/reference/access-authn-authz/bootstrap-tokens/.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import secrets
+
+TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+TOKEN_ID = re.compile(r"^[a-z0-9]{6}$")
+TOKEN_SECRET = re.compile(r"^[a-z0-9]{16}$")
+EXTRA_GROUP = re.compile(r"^system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]$")
+NODE_LABEL = "edgewright.io/node"
+SECRET_TYPE = "bootstrap.kubernetes.io/token"
+NAMESPACE = "kube-system"
+MAX_TTL = 24 * 3600
+
+
+class TokenError(ValueError):
+    """Bad input for a bootstrap token; nothing was created."""
+
+
+def new_token(randbelow=secrets.randbelow) -> tuple[str, str]:
+    """A fresh (token id, token secret) pair from a cryptographic random source."""
+
+    def draw(n: int) -> str:
+        return "".join(TOKEN_ALPHABET[randbelow(len(TOKEN_ALPHABET))] for _ in range(n))
+
+    return draw(6), draw(16)
+
+
+def expiration(now: datetime.datetime, ttl_seconds: int) -> str:
+    """The RFC 3339 expiry the API server checks on every use of the token."""
+    if not 1 <= ttl_seconds <= MAX_TTL:
+        raise TokenError(f"ttl must be between 1 and {MAX_TTL} seconds, not {ttl_seconds}")
+    return (now + datetime.timedelta(seconds=ttl_seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_groups(groups: list[str]) -> None:
+    bad = [g for g in groups if not EXTRA_GROUP.match(g)]
+    if bad:
+        raise TokenError(
+            f"extra groups must look like system:bootstrappers:NAME (lowercase, digits, ':' and '-'): {bad}"
+        )
+
+
+def secret_manifest(node: str, token_id: str, token_secret: str, expires: str, groups: list[str]) -> dict:
+    """The kube-system Secret that makes a bootstrap token valid, labelled with the node it is for."""
+    if not TOKEN_ID.match(token_id) or not TOKEN_SECRET.match(token_secret):
+        raise TokenError("a bootstrap token is six then sixteen characters of [a-z0-9]")
+    check_groups(groups)
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": SECRET_TYPE,
+        "metadata": {
+            "name": f"bootstrap-token-{token_id}",
+            "namespace": NAMESPACE,
+            "labels": {NODE_LABEL: node},
+        },
+        "stringData": {
+            "description": f"edgewright join of {node}",
+            "token-id": token_id,
+            "token-secret": token_secret,
+            "expiration": expires,
+            "usage-bootstrap-authentication": "true",
+            "auth-extra-groups": ",".join(groups),
+        },
+    }
+
+
+def node_selector(node: str) -> str:
+    return f"{NODE_LABEL}={node}"
+
+
+def core_api(kubeconfig: str):
+    """A CoreV1Api client for the cluster the kubeconfig names."""
+    from kubernetes import client, config
+
+    return client.CoreV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
+
+
+def node_tokens(api, node: str) -> list[str]:
+    """Names of the bootstrap token Secrets issued for a node."""
+    secrets_ = api.list_namespaced_secret(NAMESPACE, label_selector=node_selector(node))
+    return [s.metadata.name for s in secrets_.items if s.type == SECRET_TYPE]
+
+
+def issue(api, node: str, ttl_seconds: int, groups: list[str], now: datetime.datetime) -> dict:
+    """Create a new token for the node; returns token (id.secret), id and expiration."""
+    token_id, token_secret = new_token()
+    expires = expiration(now, ttl_seconds)
+    api.create_namespaced_secret(NAMESPACE, secret_manifest(node, token_id, token_secret, expires, groups))
+    return {"token": f"{token_id}.{token_secret}", "token_id": token_id, "expiration": expires}
+
+
+def revoke(api, node: str) -> list[str]:
+    """Delete every bootstrap token issued for the node; returns the deleted Secrets' names."""
+    names = node_tokens(api, node)
+    for name in names:
+        api.delete_namespaced_secret(name, NAMESPACE)
+    return names
+
+
+def csr_common_name(request_pem: bytes) -> str | None:
+    """The subject CN of a PEM certificate signing request (None when it cannot be read)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    try:
+        names = x509.load_pem_x509_csr(request_pem).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError:
+        return None
+    return names[0].value if names else None
+
+
+def node_csrs(kubeconfig: str, node: str) -> list[str]:
+    """Names of the certificate signing requests for the node's identity (system:node:NODE)."""
+    import base64
+
+    from kubernetes import client, config
+
+    api = client.CertificatesV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
+    identity = f"system:node:{node}"
+    return [
+        csr.metadata.name
+        for csr in api.list_certificate_signing_request().items
+        if csr.spec.username == identity or csr_common_name(base64.b64decode(csr.spec.request)) == identity
+    ]
+
+
+def delete_csrs(kubeconfig: str, names: list[str]) -> None:
+    from kubernetes import client, config
+
+    api = client.CertificatesV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
+    for name in names:
+        api.delete_certificate_signing_request(name)

@@ -1,0 +1,328 @@
+"""Joining Kubernetes for real: the lab's control plane (etcd, kube-apiserver, kube-controller-manager built
+from source), real lab nodes attested on their swtpm, containerd and the real kubelet joining by TLS
+bootstrap. Then the refusals (quarantined node, expired token, bad input) and decommissioning.
+
+Needs root podman and the Kubernetes build of scripts/setup.d/60-kubernetes.sh; skipped without them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, edgewright
+
+from edgewright.lab.kube import binaries_dir
+
+LAB, SUBNET, PORT_BASE = "k8s", "10.231.40.0/24", 16400
+JOINED, BATTERY, REFUSED = "k8s-1", "k8s-2", "k8s-3"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("podman") is None or not (binaries_dir() / "kubelet").exists() or os.geteuid() != 0,
+    reason="needs root podman and the Kubernetes build (scripts/setup)",
+)
+
+
+def playbook(inventory: Path, name: str, *args: str) -> subprocess.CompletedProcess:
+    """Run a playbook of playbooks/ (or a path relative to the project) on the lab."""
+    path = name if "/" in name else f"playbooks/{name}"
+    return subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), path, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "ANSIBLE_FORCE_COLOR": "0"},
+        check=False,
+    )
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """Per host, the counts of the PLAY RECAP lines."""
+    counts = {}
+    for line in output.split("PLAY RECAP")[-1].splitlines():
+        if ":" in line and "ok=" in line:
+            host, rest = line.split(":", 1)
+            counts[host.strip()] = {k: int(v) for k, v in (p.split("=") for p in rest.split())}
+    return counts
+
+
+def on_node(node: str, *cmd: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["podman", "exec", node, *cmd], capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A three-node lab with a control plane; host vars make k8s-2 battery-powered and k8s-3 fail attestation."""
+    work = tmp_path_factory.mktemp("kube")
+    inventory = work / "hosts.yml"
+    up = edgewright(
+        "lab", "up", "--name", LAB, "--nodes", "3", "--subnet", SUBNET, "--kubernetes",
+        "--kube-port-base", str(PORT_BASE), "--inventory", str(inventory),
+    )  # fmt: skip
+    try:
+        assert up.returncode == 0, up.stderr
+        (work / "group_vars").mkdir()
+        (work / "group_vars" / "all.yml").write_text(
+            yaml.safe_dump(
+                {
+                    "edgewright_verifier_dir": str(work / "verifier"),
+                    "attest_learn_policy": True,
+                    "edgewright_zone": "lab-a",
+                    "common_time_sync": "none",
+                    # A golden policy no real node matches, for k8s-3's class: it fails attestation.
+                    "attest_golden_policies": {"tampered": {16: "00" * 32}},
+                }
+            )
+        )
+        (work / "host_vars").mkdir()
+        (work / "host_vars" / f"{JOINED}.yml").write_text(yaml.safe_dump({"edgewright_cluster_role": "head"}))
+        (work / "host_vars" / f"{BATTERY}.yml").write_text(
+            yaml.safe_dump({"edgewright_power_source": "battery"})
+        )
+        (work / "host_vars" / f"{REFUSED}.yml").write_text(yaml.safe_dump({"attest_node_class": "tampered"}))
+        kubeconfig = yaml.safe_load(inventory.read_text())["all"]["vars"]["edgewright_kubeconfig"]
+        yield {"inventory": inventory, "work": work, "kubeconfig": kubeconfig}
+    finally:
+        edgewright("lab", "down", "--name", LAB, "--inventory", str(inventory))
+
+
+@pytest.fixture(scope="module")
+def api(lab):
+    from kubernetes import client, config
+
+    return client.CoreV1Api(api_client=config.new_client_from_config(config_file=lab["kubeconfig"]))
+
+
+@pytest.fixture(scope="module")
+def site(lab):
+    """Baseline, attestation and the join on the whole lab, once."""
+    started = time.monotonic()
+    run = playbook(lab["inventory"], "tests/integration/playbooks/onboard.yml")
+    print(f"onboarding 3 nodes: {time.monotonic() - started:.1f} s")
+    return run
+
+
+def node_or_none(api, name):
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        return api.read_node(name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def bootstrap_secrets(api, node: str) -> list[str]:
+    return [
+        s.metadata.name
+        for s in api.list_namespaced_secret("kube-system", label_selector=f"edgewright.io/node={node}").items
+    ]
+
+
+def test_attested_nodes_join_with_their_labels_and_taints(site, api):
+    counts = recap(site.stdout)
+    assert counts[JOINED]["failed"] == 0 and counts[BATTERY]["failed"] == 0, site.stdout[-3000:]
+    head = api.read_node(JOINED)
+    assert (
+        head.metadata.labels
+        | {
+            "kubernetes.io/arch": "amd64",
+            "kubernetes.io/hostname": JOINED,
+            "topology.kubernetes.io/zone": "lab-a",
+            "edgewright.io/cluster-role": "head",
+            "edgewright.io/attested": "true",
+            "edgewright.io/power-source": "mains",
+        }
+        == head.metadata.labels
+    )
+    assert [a.address for a in head.status.addresses if a.type == "InternalIP"] == ["10.231.40.11"]
+    assert not [t for t in head.spec.taints or [] if t.key.startswith("edgewright.io/")]
+    battery = api.read_node(BATTERY)
+    assert battery.metadata.labels["edgewright.io/power-source"] == "battery"
+    assert battery.metadata.labels["edgewright.io/cluster-role"] == "member"
+    assert ("edgewright.io/battery-powered", "true", "NoSchedule") in [
+        (t.key, t.value, t.effect) for t in battery.spec.taints
+    ]
+    # The kubelet registered itself: with the certificate the controller manager signed after TLS bootstrap.
+    cert = on_node(
+        JOINED,
+        "openssl",
+        "x509",
+        "-noout",
+        "-subject",
+        "-in",
+        "/var/lib/kubelet/pki/kubelet-client-current.pem",
+    )
+    assert "CN = system:node:k8s-1" in cert.stdout and "O = system:nodes" in cert.stdout
+    # The bootstrap token was short-lived: revoked right after the join, and gone from the node.
+    assert bootstrap_secrets(api, JOINED) == []
+    assert on_node(JOINED, "test", "-e", "/etc/kubernetes/bootstrap-kubelet.conf").returncode == 1
+    assert (
+        json.loads(on_node(JOINED, "cat", "/var/lib/edgewright/lifecycle.json").stdout)["stage"] == "joined"
+    )
+
+
+def test_joined_node_becomes_ready(site, api):
+    deadline = time.monotonic() + 90
+    ready = None
+    while time.monotonic() < deadline:
+        ready = next(c for c in api.read_node(JOINED).status.conditions if c.type == "Ready")
+        if ready.status == "True":
+            break
+        time.sleep(3)
+    assert ready is not None and ready.status == "True", f"{ready.reason}: {ready.message}"
+
+
+def test_quarantined_node_is_refused_a_token_and_does_not_join(lab, site, api):
+    assert recap(site.stdout)[REFUSED]["failed"] == 1
+    # The join alone on the quarantined node: the gate refuses it before any token exists.
+    run = playbook(lab["inventory"], "join.yml", "--limit", REFUSED)
+    assert run.returncode != 0
+    assert f"node {REFUSED} is quarantined" in run.stdout
+    assert bootstrap_secrets(api, REFUSED) == []
+    assert node_or_none(api, REFUSED) is None
+    assert on_node(REFUSED, "test", "-e", "/etc/kubernetes/bootstrap-kubelet.conf").returncode == 1
+    assert on_node(REFUSED, "systemctl", "is-active", "kubelet").stdout.strip() != "active"
+    # Refused before anything was installed.
+    assert on_node(REFUSED, "test", "-e", "/usr/local/bin/kubelet").returncode == 1
+    assert on_node(REFUSED, "test", "-e", "/etc/containerd/config.toml").returncode == 1
+
+
+def test_second_run_changes_nothing(lab, site):
+    run = playbook(lab["inventory"], "join.yml", "--limit", f"{JOINED},{BATTERY}")
+    counts = recap(run.stdout)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert counts[JOINED]["changed"] == 0 and counts[BATTERY]["changed"] == 0, run.stdout[-3000:]
+
+
+def test_expired_bootstrap_token_is_refused_by_the_api_server(lab, site, api):
+    from kubernetes import client, config
+
+    from plugins.module_utils.kube_bootstrap import issue, revoke
+
+    admin = config.new_client_from_config(config_file=lab["kubeconfig"]).configuration
+
+    def certificates_as(token: str):
+        conf = client.Configuration()
+        conf.host, conf.ssl_ca_cert = admin.host, admin.ssl_ca_cert
+        conf.api_key = {"authorization": f"Bearer {token}"}
+        return client.CertificatesV1Api(client.ApiClient(conf))
+
+    now = datetime.datetime.now(datetime.UTC)
+    groups = ["system:bootstrappers:edgewright"]
+    valid, expiring = issue(api, "k8s-expiry", 600, groups, now), issue(api, "k8s-expiry", 1, groups, now)
+    try:
+        certificates_as(valid["token"]).list_certificate_signing_request()  # a bootstrapper may list CSRs
+        # Never used before it expired (the API server caches successful token lookups for a few seconds).
+        time.sleep(2.5)
+        with pytest.raises(client.exceptions.ApiException) as refused:
+            certificates_as(expiring["token"]).list_certificate_signing_request()
+        assert refused.value.status == 401
+    finally:
+        revoke(api, "k8s-expiry")
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        ({"kubelet_container_runtime": "cri-o"}, "kubelet_container_runtime must be one of: containerd"),
+        ({"kubelet_extra_labels": {"bad key": "x"}}, "key 'bad key'"),
+        ({"kubelet_extra_labels": {"edgewright.io/site": "has space"}}, "value 'has space'"),
+        ({"kubelet_artefact": {"path": "ARTEFACT", "sha256": "0" * 64}}, "not the expected " + "0" * 64),
+    ],
+)
+def test_bad_input_is_named_and_changes_nothing(lab, site, extra, message):
+    extra = json.loads(json.dumps(extra).replace("ARTEFACT", str(binaries_dir() / "kubelet")))
+    run = playbook(
+        lab["inventory"],
+        "join.yml",
+        "--limit",
+        REFUSED,
+        "-e",
+        json.dumps({**extra, "kubelet_require_attestation": False}),
+    )
+    assert run.returncode != 0
+    assert message in run.stdout, run.stdout[-2000:]
+    assert on_node(REFUSED, "test", "-e", "/usr/local/bin/kubelet").returncode == 1
+    assert on_node(REFUSED, "test", "-e", "/etc/containerd/config.toml").returncode == 1
+
+
+def node_csrs(kubeconfig: str, node: str) -> list[str]:
+    from plugins.module_utils.kube_bootstrap import node_csrs as find
+
+    return find(kubeconfig, node)
+
+
+def test_decommission_leaves_nothing_behind(lab, site, api):
+    # What there is to remove: the node's certificate signing request from its TLS bootstrap, its keys.
+    assert node_csrs(lab["kubeconfig"], BATTERY)
+    assert (lab["work"] / "verifier" / "nodes" / f"{BATTERY}.json").exists()
+    run = playbook(lab["inventory"], "decommission.yml", "--limit", BATTERY)
+    assert run.returncode == 0, run.stdout[-3000:]
+    # The API: no Node, no token, no certificate signing request for it.
+    assert node_or_none(api, BATTERY) is None
+    assert bootstrap_secrets(api, BATTERY) == []
+    assert node_csrs(lab["kubeconfig"], BATTERY) == []
+    # The verifier: the node and its keys are forgotten.
+    assert not (lab["work"] / "verifier" / "nodes" / f"{BATTERY}.json").exists()
+    # The node: nothing edgewright installed.
+    for path in ("/usr/local/bin/kubelet", "/etc/kubernetes", "/var/lib/kubelet", "/etc/containerd", "/var/lib/containerd",
+                 "/etc/systemd/system/kubelet.service", "/etc/edgewright", "/var/lib/edgewright", "/var/log/edgewright"):  # fmt: skip
+        assert on_node(BATTERY, "test", "-e", path).returncode == 1, path
+    assert on_node(BATTERY, "id", "edgewright").returncode != 0
+    for package in ("containerd", "containernetworking-plugins"):
+        status = on_node(BATTERY, "dpkg-query", "-W", "-f=${Status}", package).stdout
+        assert "install ok installed" not in status, package
+    handles = on_node(
+        BATTERY, "env", "TPM2TOOLS_TCTI=swtpm:host=127.0.0.1,port=2321", "tpm2_getcap", "handles-persistent"
+    )
+    assert "0x81010002" not in handles.stdout.lower()
+    # The rest of the fleet is untouched.
+    assert api.read_node(JOINED) is not None
+
+
+def test_scale_and_decommission_refuse_to_run_on_the_whole_fleet(lab):
+    for name in ("scale.yml", "decommission.yml"):
+        run = playbook(lab["inventory"], name)
+        assert run.returncode != 0
+        assert "--limit" in run.stdout
+
+
+def module(name: str, args: str, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["ansible", "localhost", "-m", name, "-a", args, *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ("ttl=0", "ttl must be between 1 and 86400 seconds, not 0"),
+        ("groups=system:masters", "extra groups must look like system:bootstrappers:NAME"),
+        ("state=expired", "value of state must be one of: present, absent"),
+    ],
+)
+def test_token_module_refuses_bad_input_and_creates_nothing(lab, api, args, message):
+    run = module("kube_bootstrap_token", f"kubeconfig={lab['kubeconfig']} node=k8s-bad {args}")
+    assert run.returncode != 0
+    assert message in run.stdout
+    assert bootstrap_secrets(api, "k8s-bad") == []
+
+
+def test_token_module_in_check_mode_creates_nothing(lab, api):
+    run = module("kube_bootstrap_token", f"kubeconfig={lab['kubeconfig']} node=k8s-check ttl=60", "--check")
+    assert run.returncode == 0 and "CHANGED" in run.stdout
+    assert bootstrap_secrets(api, "k8s-check") == []

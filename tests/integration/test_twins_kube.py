@@ -1,0 +1,465 @@
+"""Device twins against a real Kubernetes API server (the lab's control plane: etcd, kube-apiserver,
+kube-controller-manager built by scripts/setup.d/60-kubernetes.sh), started on 127.0.0.1 for this module.
+
+There are no kubelets here: edge nodes are Node objects created through the API, with their Ready
+condition, allocatable memory and heartbeat set through the status subresource, exactly the fields
+placement reads. Each test makes its own nodes and namespace and removes them afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import os
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import urllib3
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic.exceptions import NotFoundError, UnprocessibleEntityError
+
+from edgewright.lab.kube import ControlPlane, ControlPlaneError, ControlPlaneSpec, Ports, binaries_dir
+from edgewright.twins import cli, kube
+from edgewright.twins.manifests import DEVICE_LABEL, PLACED_AT
+
+MUNICH, BERLIN = (48.137, 11.575), (52.52, 13.405)
+NAMESPACES = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def kubeconfig(tmp_path_factory):
+    missing = [b for b in ("kube-apiserver", "kube-controller-manager") if not (binaries_dir() / b).is_file()]
+    if missing:
+        pytest.skip(f"Kubernetes is not built ({', '.join(missing)}): run scripts/setup")
+    spec = ControlPlaneSpec("twn", "127.0.0.1", tmp_path_factory.mktemp("twn-kube"), Ports(17000))
+    plane = ControlPlane(spec, log=lambda line: None)
+    try:
+        # ControlPlane.up can take a component that has not exec'd yet for one that died (its pid file
+        # names a process whose command line is still the parent's); up is idempotent, so try again, and
+        # then wait for the API server itself, since a second up does not wait for what already runs.
+        for attempt in range(3):
+            try:
+                plane.up()
+                break
+            except ControlPlaneError:
+                if attempt == 2:
+                    raise
+        wait_ready(str(spec.admin_kubeconfig))
+        yield str(spec.admin_kubeconfig)
+    finally:
+        started = processes_of(spec.state)
+        plane.down()
+        # down() only signals; the API server takes a while to stop, and the next run needs its port.
+        deadline = time.monotonic() + 10
+        while started and time.monotonic() < deadline:
+            started = [pid for pid in started if running(pid)]
+            time.sleep(0.5)
+        for pid in started:
+            os.kill(pid, signal.SIGKILL)
+
+
+def wait_ready(kubeconfig: str, timeout_s: float = 90) -> None:
+    client = kube.connect(kubeconfig)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if client.request("get", "/readyz") == "ok":
+                return
+        except (ApiException, urllib3.exceptions.HTTPError):
+            pass
+        if time.monotonic() > deadline:
+            raise ControlPlaneError(f"the API server was not ready within {timeout_s:.0f} s")
+        time.sleep(0.3)
+
+
+def running(pid: int) -> bool:
+    """Whether a process started here still runs; reaps it when it has exited (it is this process's child)."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:  # not our child: look at it instead
+        return Path(f"/proc/{pid}").exists()
+
+
+def processes_of(state: Path) -> list[int]:
+    """The control plane processes this module started: their command lines name its state directory."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if str(state).encode() in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+@pytest.fixture(scope="module")
+def dyn(kubeconfig):
+    client = kube.connect(kubeconfig)
+    kube.ensure_crd(client)
+    return client
+
+
+def res(dyn, api_version, kind):
+    return dyn.resources.get(api_version=api_version, kind=kind)
+
+
+class Cluster:
+    """Nodes and devices of one test, removed when it ends."""
+
+    def __init__(self, dyn, kubeconfig, namespace):
+        self.dyn, self.kubeconfig, self.namespace = dyn, kubeconfig, namespace
+        # What each node should report; re-sent before every reconcile, since without kubelets the node
+        # lifecycle controller would otherwise mark the nodes Unknown after its grace period.
+        self.nodes: dict[str, tuple[bool, str]] = {}
+        res(dyn, "v1", "Namespace").create(body={"metadata": {"name": namespace}})
+
+    def node(self, name, ready=True, location=None, memory="4Gi", labels=None):
+        nodes = res(self.dyn, "v1", "Node")
+        annotations = {"edgewright.io/location": f"{location[0]},{location[1]}"} if location else {}
+        body = {"metadata": {"name": name, "labels": labels or {}, "annotations": annotations}}
+        if name in self.nodes:
+            nodes.patch(body=body, name=name, content_type="application/merge-patch+json")
+        else:
+            nodes.create(body=body)
+        self.heartbeat(name, ready, memory)
+
+    def heartbeat(self, name, ready=True, memory="4Gi"):
+        self.nodes[name] = (ready, memory)
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        condition = {
+            "type": "Ready",
+            "status": "True" if ready else "False",
+            "reason": "Test",
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": now,
+        }
+        status = {
+            "conditions": [condition],
+            "capacity": {"memory": memory, "cpu": "2", "pods": "110"},
+            "allocatable": {"memory": memory, "cpu": "2", "pods": "110"},
+        }
+        res(self.dyn, "v1", "Node").status.patch(
+            body={"status": status}, name=name, content_type="application/merge-patch+json"
+        )
+
+    def remove_node(self, name):
+        res(self.dyn, "v1", "Node").delete(name=name)
+        del self.nodes[name]
+
+    def device(self, name, **spec):
+        body = {
+            "apiVersion": "edgewright.io/v1alpha1",
+            "kind": "EdgeDevice",
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": spec,
+        }
+        return res(self.dyn, "edgewright.io/v1alpha1", "EdgeDevice").create(
+            body=body, namespace=self.namespace
+        )
+
+    def remove_device(self, name):
+        res(self.dyn, "edgewright.io/v1alpha1", "EdgeDevice").delete(name=name, namespace=self.namespace)
+
+    def status(self, name):
+        item = res(self.dyn, "edgewright.io/v1alpha1", "EdgeDevice").get(name=name, namespace=self.namespace)
+        return item.to_dict().get("status") or {}
+
+    def deployment_of(self, name):
+        return res(self.dyn, "apps/v1", "Deployment").get(
+            name=f"edgedevice-{name}-deployment", namespace=self.namespace
+        )
+
+    def twin_node(self, name):
+        deployment = res(self.dyn, "apps/v1", "Deployment").get(
+            name=f"edgedevice-{name}-deployment", namespace=self.namespace
+        )
+        return deployment.spec.template.spec.nodeName
+
+    def objects_of(self, device, kinds=kube.TWIN_KINDS):
+        found = []
+        for api_version, kind in kinds:
+            items = (
+                res(self.dyn, api_version, kind)
+                .get(namespace=self.namespace, label_selector=f"{DEVICE_LABEL}={device}")
+                .items
+            )
+            found += [f"{kind}/{i.metadata.name}" for i in items]
+        return found
+
+    def reconcile(self, *extra):
+        for name, (ready, memory) in list(self.nodes.items()):
+            self.heartbeat(name, ready, memory)
+        return run(
+            "twins", "reconcile", "--kubeconfig", self.kubeconfig, "--namespace", self.namespace, *extra
+        )
+
+    def close(self):
+        for name in list(self.nodes):
+            self.remove_node(name)
+        res(self.dyn, "v1", "Namespace").delete(name=self.namespace)
+
+
+def run(*argv):
+    return cli.main(list(argv))
+
+
+@pytest.fixture
+def cluster(dyn, kubeconfig, request):
+    words = re.sub(r"[^a-z0-9]+", "-", request.node.name.removeprefix("test_").lower())
+    namespace = f"twn-{next(NAMESPACES)}-{words[:40].strip('-')}"
+    made = Cluster(dyn, kubeconfig, namespace)
+    yield made
+    made.close()
+
+
+def test_twins_land_where_the_rules_say_and_a_second_run_changes_nothing(cluster, capsys):
+    cluster.node("twn-munich", location=MUNICH, memory="4Gi")
+    cluster.node("twn-berlin", location=BERLIN, memory="8Gi")
+    cluster.node("twn-quarantined", memory="64Gi", labels={"edgewright.io/attested": "false"})
+    cluster.node("twn-down", ready=False, memory="64Gi")
+    cluster.device(
+        "thermometer",
+        protocol="http",
+        address="http://10.231.70.50:8080",
+        link="usb",
+        node="twn-munich",
+        location={"latitude": BERLIN[0], "longitude": BERLIN[1]},
+    )
+    cluster.device(
+        "camera",
+        protocol="mqtt",
+        address="tcp://10.231.70.51:1883",
+        link="wifi",
+        location={"latitude": 52.4, "longitude": 13.3},
+    )
+    cluster.device("meter", protocol="opcua", address="opc.tcp://10.231.70.52:4840")
+    cluster.device(
+        "stick", protocol="http", address="http://10.231.70.53", link="usb", node="twn-quarantined"
+    )
+
+    assert cluster.reconcile() == 0
+    assert cluster.twin_node("thermometer") == "twn-munich"  # wired, though Berlin is closer
+    assert cluster.twin_node("camera") == "twn-berlin"  # closest
+    assert cluster.twin_node("meter") == "twn-berlin"  # no location: most free memory of the usable
+    assert cluster.objects_of("stick") == []  # its node is quarantined and nobody else can reach it
+    assert cluster.status("stick")["phase"] == "Pending"
+    assert "quarantined" in cluster.status("stick")["reason"]
+    status = cluster.status("camera")
+    assert (status["phase"], status["node"]) == ("Placed", "twn-berlin")
+    assert len(cluster.objects_of("thermometer")) == 6
+    capsys.readouterr()
+
+    assert cluster.reconcile() == 0
+    assert capsys.readouterr().out.strip() == "twins are as the rules say: nothing to change"
+
+
+def test_a_dry_run_says_what_would_change_and_changes_nothing(cluster, capsys):
+    cluster.node("twn-only")
+    cluster.device("meter", protocol="http", address="http://m")
+    assert cluster.reconcile("--dry-run") == 0
+    assert "would create twn-only: twin of meter" in capsys.readouterr().out
+    assert cluster.objects_of("meter") == [] and cluster.status("meter") == {}
+
+
+def test_the_loop_picks_up_a_device_that_connects_between_rounds(cluster, capsys):
+    cluster.node("twn-only")
+    cluster.device("meter", protocol="http", address="http://m")
+    connect = threading.Timer(
+        0.5, cluster.device, args=("camera",), kwargs={"protocol": "mqtt", "address": "tcp://c"}
+    )
+    connect.start()
+    try:
+        assert cluster.reconcile("--every", "1.5", "--rounds", "2") == 0
+    finally:
+        connect.join()
+    out = capsys.readouterr().out
+    assert "twin of meter" in out and "twin of camera" in out
+    assert cluster.twin_node("camera") == "twn-only"
+
+
+def test_a_twin_account_may_read_only_its_own_device(cluster, dyn):
+    cluster.node("twn-only", memory="4Gi")
+    cluster.device("thermometer", protocol="http", address="http://t")
+    cluster.device("camera", protocol="http", address="http://c")
+    assert cluster.reconcile() == 0
+    reviews = res(dyn, "authorization.k8s.io/v1", "SubjectAccessReview")
+    user = f"system:serviceaccount:{cluster.namespace}:edgedevice-thermometer-sa"
+
+    def allowed(resource, verb, name=None, group="edgewright.io", subresource=None):
+        attributes = {"namespace": cluster.namespace, "group": group, "resource": resource, "verb": verb}
+        if name:
+            attributes["name"] = name
+        if subresource:
+            attributes["subresource"] = subresource
+        review = reviews.create(
+            body={
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SubjectAccessReview",
+                "spec": {
+                    "user": user,
+                    "groups": ["system:serviceaccounts"],
+                    "resourceAttributes": attributes,
+                },
+            }
+        )
+        return review.status.allowed
+
+    assert allowed("edgedevices", "get", "thermometer")
+    assert allowed("edgedevices", "patch", "thermometer", subresource="status")
+    assert not allowed("edgedevices", "get", "camera")
+    assert not allowed("edgedevices", "list")
+    assert not allowed("edgedevices", "delete", "thermometer")
+    assert not allowed("secrets", "get", "anything", group="")
+    assert not allowed("deployments", "create", group="apps")
+
+
+def test_a_node_removed_moves_its_twins_and_only_them(cluster, capsys):
+    cluster.node("twn-munich", location=MUNICH)
+    cluster.node("twn-berlin", location=BERLIN)
+    cluster.device("thermometer", protocol="http", address="http://t", link="ethernet", node="twn-munich")
+    cluster.device(
+        "camera", protocol="mqtt", address="tcp://c:1883", location={"latitude": 52.4, "longitude": 13.3}
+    )
+    cluster.device(
+        "meter", protocol="http", address="http://m", location={"latitude": 48.2, "longitude": 11.6}
+    )
+    assert cluster.reconcile() == 0
+    assert [cluster.twin_node(d) for d in ("thermometer", "camera", "meter")] == [
+        "twn-munich",
+        "twn-berlin",
+        "twn-munich",
+    ]
+    # generation moves only with the spec (the deployment controller's status updates do not count).
+    untouched = cluster.deployment_of("camera").metadata
+    capsys.readouterr()
+
+    cluster.remove_node("twn-munich")
+    assert cluster.reconcile() == 0
+    assert cluster.twin_node("thermometer") == "twn-berlin"  # best effort: an ethernet device
+    assert cluster.twin_node("meter") == "twn-berlin"
+    assert "node twn-munich is gone" in cluster.status("meter")["reason"]
+    camera = cluster.deployment_of("camera").metadata
+    assert (camera.generation, camera.annotations[PLACED_AT]) == (
+        untouched.generation,
+        untouched.annotations[PLACED_AT],
+    )
+    assert "camera" not in capsys.readouterr().out
+
+    # The node comes back: within the dwell time nothing moves; after it, the twins go home.
+    cluster.node("twn-munich", location=MUNICH)
+    assert cluster.reconcile() == 0
+    assert cluster.twin_node("meter") == "twn-berlin"
+    assert cluster.reconcile("--min-dwell", "0") == 0
+    assert cluster.twin_node("thermometer") == "twn-munich"
+    assert cluster.twin_node("meter") == "twn-munich"
+    assert "better placement" in cluster.status("meter")["reason"]
+
+
+def test_a_node_not_ready_moves_its_twins(cluster):
+    cluster.node("twn-a", memory="8Gi")
+    cluster.node("twn-b", memory="4Gi")
+    cluster.device("meter", protocol="http", address="http://m")
+    assert cluster.reconcile() == 0
+    assert cluster.twin_node("meter") == "twn-a"
+    cluster.heartbeat("twn-a", ready=False, memory="8Gi")
+    assert cluster.reconcile() == 0
+    assert cluster.twin_node("meter") == "twn-b"
+    assert "node twn-a is not Ready" in cluster.status("meter")["reason"]
+
+
+def test_a_device_removed_leaves_nothing_of_it(cluster):
+    cluster.node("twn-only")
+    cluster.device("camera", protocol="mqtt", address="tcp://c:1883")
+    cluster.device("meter", protocol="http", address="http://m")
+    assert cluster.reconcile() == 0
+    assert len(cluster.objects_of("camera")) == 6
+    cluster.remove_device("camera")
+    assert cluster.reconcile() == 0
+    assert cluster.objects_of("camera") == []
+    assert len(cluster.objects_of("meter")) == 6
+    # The controller manager's garbage collector takes the ReplicaSet of the deleted Deployment, and marks
+    # its Pod for deletion; with no kubelet on these Node objects to confirm, the Pod stays Terminating.
+    replica_sets = [("apps/v1", "ReplicaSet")]
+    for _ in range(60):
+        if not cluster.objects_of("camera", replica_sets):
+            break
+        time.sleep(0.5)
+    assert cluster.objects_of("camera", replica_sets) == []
+    pods = res(cluster.dyn, "v1", "Pod").get(
+        namespace=cluster.namespace, label_selector=f"{DEVICE_LABEL}=camera"
+    )
+    assert all(pod.metadata.deletionTimestamp for pod in pods.items)
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ({"protocol": "modbus", "address": "x"}, "spec.protocol"),
+        (
+            {"protocol": "http", "address": "x", "location": {"latitude": 91, "longitude": 0}},
+            "spec.location.latitude",
+        ),
+        (
+            {"protocol": "http", "address": "x", "location": {"latitude": 0, "longitude": 181}},
+            "spec.location.longitude",
+        ),
+        ({"protocol": "http", "address": "x", "link": "usb"}, "a usb device must name its node"),
+        ({"protocol": "http", "address": "x", "link": "bluetooth"}, "spec.link"),
+    ],
+)
+def test_the_api_server_refuses_bad_devices(cluster, spec, problem):
+    with pytest.raises(UnprocessibleEntityError) as error:
+        cluster.device("bad", **spec)
+    assert problem in str(error.value.body)
+    with pytest.raises(NotFoundError):
+        res(cluster.dyn, "edgewright.io/v1alpha1", "EdgeDevice").get(name="bad", namespace=cluster.namespace)
+
+
+def test_a_device_wired_to_an_unknown_node_is_reported_and_gets_no_twin(cluster, capsys):
+    cluster.node("twn-only")
+    cluster.device("orphan", protocol="http", address="http://o", link="usb", node="twn-nowhere")
+    cluster.device("fine", protocol="http", address="http://f")
+    assert cluster.reconcile() == 1
+    assert "'twn-nowhere', which is not in the cluster" in capsys.readouterr().err
+    assert cluster.objects_of("orphan") == []
+    assert cluster.status("orphan")["phase"] == "Invalid"
+    assert cluster.twin_node("fine") == "twn-only"
+
+
+def test_the_edge_map_of_the_live_cluster_renders_every_node_and_device(cluster, tmp_path):
+    cluster.node("twn-munich", location=MUNICH)
+    cluster.node("twn-berlin", location=BERLIN)
+    res(cluster.dyn, "v1", "Node").patch(
+        body={"metadata": {"annotations": {"edgewright.io/links": "twn-berlin=mesh"}}},
+        name="twn-munich",
+        content_type="application/merge-patch+json",
+    )
+    cluster.device("thermometer", protocol="http", address="http://t", link="usb", node="twn-munich")
+    cluster.device(
+        "camera",
+        protocol="mqtt",
+        address="tcp://c",
+        link="wifi",
+        location={"latitude": 52.4, "longitude": 13.3},
+    )
+    cluster.device(
+        "lonely", protocol="http", address="http://l", link="usb", node="twn-munich", memoryMiB=999999
+    )
+    edge_map = tmp_path / "map.json"
+    assert cluster.reconcile("--edgemap", str(edge_map)) == 0
+    picture = tmp_path / "map.html"
+    args = ("--kubeconfig", cluster.kubeconfig, "--namespace", cluster.namespace)
+    assert run("edgemap", "render", *args, "-o", str(picture)) == 0
+    text = picture.read_text()
+    for name in ("twn-munich", "twn-berlin", "thermometer", "camera", "lonely"):
+        assert f'id="vertex-{name}"' in text
+    assert "link-mesh" in text and "link-usb" in text and "link-wifi" in text
+    exported = tmp_path / "export.json"
+    assert run("edgemap", "export", *args, "-o", str(exported)) == 0
+    assert exported.read_text() == edge_map.read_text()

@@ -1,0 +1,1 @@
+"""The mesh overlay: cluster-head election and topology."""

@@ -21,7 +21,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 ONBOARD = "tests/integration/playbooks/onboard.yml"
-LAB, SUBNET, PORT_BASE = "k8s", "10.231.40.0/24", 16400
+# Not the default port base (16400): a developer's own lab may be running its control plane there.
+LAB, SUBNET, PORT_BASE = "k8s", "10.231.40.0/24", 16500
 
 
 def sh(*args: str) -> tuple[float, str]:

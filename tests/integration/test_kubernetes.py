@@ -21,7 +21,8 @@ from conftest import ROOT, edgewright
 
 from edgewright.lab.kube import binaries_dir
 
-LAB, SUBNET, PORT_BASE = "k8s", "10.231.40.0/24", 16400
+# Not the default port base (16400): a developer's own lab may be running its control plane there.
+LAB, SUBNET, PORT_BASE = "k8s", "10.231.40.0/24", 16500
 JOINED, BATTERY, REFUSED = "k8s-1", "k8s-2", "k8s-3"
 
 pytestmark = pytest.mark.skipif(

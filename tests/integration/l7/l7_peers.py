@@ -14,11 +14,11 @@ import socket
 import socketserver
 import subprocess
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 
 class _Http(http.server.BaseHTTPRequestHandler):
@@ -63,22 +63,6 @@ def udp_ask(port: int, payload: bytes, timeout: float = 1.0) -> bytes:
         sock.settimeout(timeout)
         sock.sendto(payload, ("127.0.0.1", port))
         return sock.recvfrom(2048)[0]
-
-
-def wait_for(check, what: str, timeout: float = 15.0, interval: float = 0.1):
-    """Call CHECK until it returns a truthy value (exceptions count as not yet); fail naming WHAT."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-            last = result
-        except Exception as err:  # the peer is not there yet
-            last = err
-        time.sleep(interval)
-    pytest.fail(f"timed out waiting for {what} (last: {last!r})")
 
 
 def ca_and_server_cert(workdir: Path, name: str, ip: str) -> tuple[Path, Path, Path]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from l7_peers import ca_and_server_cert, wait_for
+from waiting import changed_count
 
 from edgewright.lab import podman
 from edgewright.lab.lab import Lab, LabSpec
@@ -88,12 +89,6 @@ class LabRun:
         if check and proc.returncode != 0:
             pytest.fail(f"{playbook} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}")
         return proc
-
-
-def changed_count(output: str) -> int:
-    """The sum of changed= over the play recap."""
-    recap = output.split("PLAY RECAP", 1)[1]
-    return sum(int(part.split("=")[1]) for part in recap.split() if part.startswith("changed="))
 
 
 def node(name: str, *cmd: str, check: bool = True) -> str:

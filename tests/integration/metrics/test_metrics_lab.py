@@ -22,11 +22,19 @@ from pathlib import Path
 
 import pytest
 import yaml
+from waiting import changed_count
+from waiting import wait_for as wait_briefly
 
 from edgewright.attest.store import Store
 from edgewright.attest.verifier import Verifier
 from edgewright.lab import podman
 from edgewright.lab.lab import Lab, LabSpec
+
+
+def wait_for(check: Callable[[], object], what: str, timeout: float = 60.0, interval: float = 0.5):
+    """wait_for with Prometheus's pace: scrapes and rule evaluations take seconds, not milliseconds."""
+    return wait_briefly(check, what, timeout, interval)
+
 
 pytestmark = pytest.mark.lab
 
@@ -36,22 +44,6 @@ PLATFORM, LB1, LB2, EDGE, CENTRAL = (SPEC.node_address(i) for i in range(1, 6))
 VIP = "10.231.60.100"
 GATEWAY = SPEC.gateway
 XDS_PORT, XDS_METRICS_PORT, VERIFIER_METRICS_PORT = 19000, 19001, 19002
-
-
-def wait_for(check: Callable[[], object], what: str, timeout: float = 60.0, interval: float = 0.5):
-    """Call CHECK until it returns a truthy value (exceptions count as not yet); fail naming WHAT."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-            last = result
-        except Exception as err:  # the peer is not there yet
-            last = err
-        time.sleep(interval)
-    pytest.fail(f"timed out waiting for {what} (last: {last!r})")
 
 
 def api(host: str, path: str, **params: str) -> dict:
@@ -171,11 +163,6 @@ class LabRun:
         if check and proc.returncode != 0:
             pytest.fail(f"{playbook} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}")
         return proc
-
-
-def changed_count(output: str) -> int:
-    recap = output.split("PLAY RECAP", 1)[1]
-    return sum(int(part.split("=")[1]) for part in recap.split() if part.startswith("changed="))
 
 
 @pytest.fixture(scope="module")

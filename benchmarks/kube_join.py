@@ -1,7 +1,7 @@
 """Join time of one node, and the time to add one node to an onboarded fleet of 2 and of 10.
 
 Runs on a real lab with the Kubernetes control plane (`edgewright lab up --kubernetes`): onboards nodes, then
-adds one with --limit NEW and prints how long it took, when the Node was Ready and which hosts the run
+adds one with nodes=NEW (as scale.yml does) and prints how long it took, when the Node was Ready and which hosts the run
 touched. Onboarding is the part of site.yml the join depends on (baseline, attestation, join:
 tests/integration/playbooks/onboard.yml); the data path after it (sidecars, metrics) is left out.
 Usage: PYTHONPATH=. python benchmarks/kube_join.py [--fleets 2 10] [--keep]
@@ -93,10 +93,10 @@ def main() -> int:
                 print(f"onboarding {fleet - onboarded} more nodes to a fleet of {fleet}: {took:.1f} s")
                 onboarded = fleet
             new = f"{LAB}-{fleet + 1}"
-            took, out = sh(*playbook, ONBOARD, "--limit", new)
+            took, out = sh(*playbook, ONBOARD, "-e", f"nodes={new}")
             ready = wait_ready(kubeconfig, new)
             print(
-                f"adding one node to a fleet of {fleet} (--limit {new}): {took:.1f} s, "
+                f"adding one node to a fleet of {fleet} (nodes={new}): {took:.1f} s, "
                 f"Ready {ready:.1f} s later; hosts touched: {', '.join(touched(out))}"
             )
             # The added node is part of the fleet now; the next step onboards up to the next size.

@@ -4,7 +4,9 @@
 
 Synthetic nodes with varied CPU, memory, links and batteries, spread over zones. For each size it prints
 the time of a first election, of a rerun against it (the steady state), and of the election after the
-strongest head of the largest zone is lost, with the number of assignments that changed.
+strongest head of the largest zone is lost, with the number of assignments that changed. A second table
+gives the partial elections of scale-out and decommissioning: one node added, and that head decommissioned,
+with how many existing nodes each touches (must be reconfigured) under yggdrasil and WireGuard.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import argparse
 import random
 import time
+from dataclasses import asdict, replace
 
-from edgewright.mesh.election import Candidate, Policy, compare, elect
+from edgewright.mesh.election import Candidate, Election, Policy, compare, elect
+from edgewright.mesh.topology import links, touched
 
 
 def fleet(size: int, zones: int, seed: int = 7) -> list[Candidate]:
@@ -45,6 +49,19 @@ def timed(fn):
     return result, time.perf_counter() - start
 
 
+def record(election: Election) -> dict:
+    """The parts of the controller's overlay record that decide what a change touches."""
+    topology = links(election, "gateway")
+    return {
+        "links": {n: asdict(link) for n, link in topology.items()},
+        "nodes": {n: {"key": n} for n in topology},
+    }
+
+
+def touched_counts(before: Election, after: Election) -> str:
+    return "/".join(str(len(touched(record(before), record(after), b))) for b in ("yggdrasil", "wireguard"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, nargs="+", default=[1000, 10000])
@@ -53,6 +70,7 @@ def main() -> None:
     parser.add_argument("--heads-per-member", type=int, default=2)
     args = parser.parse_args()
     policy = Policy(heads_per_zone=args.heads, heads_per_member=args.heads_per_member)
+    partial_rows = []
     print(
         f"{'nodes':>7} {'zones':>5} {'K':>2} {'first s':>8} {'rerun s':>8} {'loss s':>8} "
         f"{'members of lost':>15} {'reassigned':>10} {'promoted':>8} {'others reassigned':>17}"
@@ -73,6 +91,17 @@ def main() -> None:
             f"{len(members_of_lost):>15} {len(reassigned):>10} {len(change.promoted):>8} "
             f"{len(reassigned - members_of_lost):>17}"
         )
+        new = replace(nodes[0], name="node-new")
+        added, t_add = timed(lambda f=first, n=new: elect([n], policy, f, f.standing()))
+        left, t_leave = timed(lambda f=first, h=lost: elect([], policy, f, f.standing(excluding={h})))
+        partial_rows.append(
+            f"{size:>7} {t_add:>8.4f} {touched_counts(first, added):>18} "
+            f"{t_leave:>8.4f} {touched_counts(first, left):>20}"
+        )
+    print(
+        f"\n{'nodes':>7} {'add s':>8} {'add touches ygg/wg':>18} {'leave s':>8} {'head leaving ygg/wg':>20}"
+    )
+    print("\n".join(partial_rows))
 
 
 if __name__ == "__main__":

@@ -195,7 +195,8 @@ def run(module):
     recorded = stored["nodes"] if stored else {}
     topology = {n: asdict(link) for n, link in links(election, gateway).items()}
     nodes = {s.name: recorded.get(s.name, {}) for s in standing or []}
-    nodes |= {c["name"]: identity(c) for c in p["candidates"]}
+    # A dry run holds the election before the nodes' keys are read: they keep their recorded identity.
+    nodes |= {c["name"]: recorded.get(c["name"], {}) | identity(c) for c in p["candidates"]}
     if gateway:
         # A run that does not reach the gateway (taking nodes out) keeps its recorded identity.
         nodes[gateway] = identity(p["gateway"]) or recorded.get(gateway, {})

@@ -266,7 +266,7 @@ def test_decommission_leaves_nothing_behind(lab, site, api):
     # What there is to remove: the node's certificate signing request from its TLS bootstrap, its keys.
     assert node_csrs(lab["kubeconfig"], BATTERY)
     assert (lab["work"] / "verifier" / "nodes" / f"{BATTERY}.json").exists()
-    run = playbook(lab["inventory"], "decommission.yml", "--limit", BATTERY)
+    run = playbook(lab["inventory"], "decommission.yml", "-e", f"nodes={BATTERY}")
     assert run.returncode == 0, run.stdout[-3000:]
     # The API: no Node, no token, no certificate signing request for it.
     assert node_or_none(api, BATTERY) is None
@@ -290,11 +290,13 @@ def test_decommission_leaves_nothing_behind(lab, site, api):
     assert api.read_node(JOINED) is not None
 
 
-def test_scale_and_decommission_refuse_to_run_on_the_whole_fleet(lab):
+def test_scale_and_decommission_refuse_to_run_without_naming_the_nodes(lab):
+    # Not the whole fleet, not --limit (the nodes' peers must take part), not a name outside edge_nodes.
     for name in ("scale.yml", "decommission.yml"):
-        run = playbook(lab["inventory"], name)
-        assert run.returncode != 0
-        assert "--limit" in run.stdout
+        for args in ((), ("--limit", REFUSED), ("-e", "nodes=no-such-node")):
+            run = playbook(lab["inventory"], name, *args)
+            assert run.returncode != 0
+            assert "-e nodes=NAME" in run.stdout, run.stdout[-2000:]
 
 
 def module(name: str, args: str, *extra: str) -> subprocess.CompletedProcess:

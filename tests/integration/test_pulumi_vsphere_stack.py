@@ -171,6 +171,24 @@ def test_installed_language_host_is_the_repositorys():
     assert installed == LANGUAGE_HOST.read_text().splitlines()[1:], "stale: rerun scripts/setup"
 
 
+def test_bad_config_stops_up_before_anything_is_made(deployment):
+    shutil.copy(deployment.project / f"Pulumi.{STACK}.yaml", deployment.project / "Pulumi.broken.yaml")
+    deployment.pulumi("stack", "init", "broken")
+    try:
+        deployment.pulumi("config", "set", "edgewright:orchestrator", "nimbus")
+        up = deployment.pulumi("up", "--yes", check=False)
+        assert up.returncode != 0
+        # The mistake named on its own, not at the end of a traceback.
+        assert "error: edgewright:orchestrator: 'nimbus' is not one of" in up.stdout, up.stdout
+        assert "Traceback" not in up.stdout
+        assert deployment.vms() is None
+        resources = json.loads(deployment.pulumi("stack", "export").stdout)["deployment"].get("resources")
+        assert not resources or [r["type"] for r in resources] == ["pulumi:pulumi:Stack"]
+    finally:
+        deployment.pulumi("stack", "rm", "--yes", "--force", "broken")
+        deployment.pulumi("stack", "select", STACK)
+
+
 def test_up_creates_every_declared_vm_in_vcsim(deployment):
     deployment.pulumi("up", "--yes", "--skip-preview")
     vms = deployment.vms()

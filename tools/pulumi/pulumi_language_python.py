@@ -48,11 +48,10 @@ def sdk_version() -> str:
 
 
 def engine_address(argv: Sequence[str]) -> str:
-    """The engine's address: the one positional argument (Go-style ``-flag=value`` options are ignored)."""
-    positional = [arg for arg in argv if not arg.startswith("-")]
-    if len(positional) != 1:
+    """The engine's address: the last argument, after any Go-style ``-flag=value`` options."""
+    if not argv or argv[-1].startswith("-"):
         raise SystemExit(f"usage: pulumi-language-python [-flags] ENGINE_ADDRESS (got {list(argv)})")
-    return positional[0]
+    return argv[-1]
 
 
 def program_command(request: language_pb2.RunRequest, engine: str) -> list[str]:
@@ -146,6 +145,16 @@ def serve(argv: Sequence[str]) -> None:
         server.stop(0)
 
 
+def program_traceback(error: BaseException, program: str) -> str:
+    """The traceback from the program's own entry on (what runs it is no concern of the user's)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    entry = Path(program).resolve()
+    entry = entry / "__main__.py" if entry.is_dir() else entry
+    start = next((i for i, frame in enumerate(frames) if Path(frame.filename).resolve() == entry), 0)
+    shown = traceback.format_list(frames[start:]) + traceback.format_exception_only(error)
+    return "".join(["Traceback (most recent call last):\n", *shown])
+
+
 def run_program(argv: Sequence[str]) -> int:
     """Run a stack program connected to the engine (the child ``Run`` starts)."""
     parser = argparse.ArgumentParser(prog="pulumi-language-python run")
@@ -195,8 +204,8 @@ def run_program(argv: Sequence[str]) -> int:
         return 0
     except pulumi.RunError as error:
         pulumi.log.error(str(error))
-    except Exception:  # any failure of the program: shown to the user through the engine, then bail
-        pulumi.log.error(f"the program failed:\n{traceback.format_exc()}")
+    except Exception as error:  # any failure of the program: shown to the user through the engine, then bail
+        pulumi.log.error(f"the program failed:\n{program_traceback(error, args.program)}")
     finally:
         executor.shutdown(wait=True)
         loop.close()

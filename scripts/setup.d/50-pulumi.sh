@@ -16,8 +16,10 @@ if [ ! -x "$PULUMI_BIN" ] || [ "$(cat "$PULUMI_STAMP" 2>/dev/null)" != "$PULUMI_
   if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
     export PATH="$PATH:/usr/local/go/bin"
   fi
-  if ! command -v go >/dev/null 2>&1; then
-    say "the Pulumi CLI needs Go >= 1.21 (found none); install it, then rerun"
+  # Go >= 1.21 fetches the toolchain go.mod asks for itself (GOTOOLCHAIN=auto), as for vcsim.
+  go_minor="$(go env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')"
+  if [ -z "$go_minor" ] || [ "$go_minor" -lt 21 ]; then
+    say "the Pulumi CLI needs Go >= 1.21 (found: $(go env GOVERSION 2>/dev/null || echo none)); install it, then rerun"
     return 1
   fi
   say "building the Pulumi CLI $PULUMI_VERSION into $EDGEWRIGHT_HOME/bin (a few minutes)"

@@ -1,6 +1,7 @@
 """LIVE: the real Pulumi CLI brings the vSphere stack (stacks/Pulumi.vsphere-lab.yaml) up against vcsim,
-runs it again, repairs drift and destroys it -- engine, language host, dynamic providers, state and
-secrets all real, with a local file backend and no network.
+runs it again, changes it, repairs drift and destroys it -- engine, language host, dynamic providers,
+state and secrets all real, with a local file backend and no network (it passes in a network namespace
+holding only loopback).
 
 scripts/setup.d/50-pulumi.sh builds the CLI (and installs the Python language host and the dynamic
 provider launcher beside it); without it this module is skipped. vcsim: scripts/setup.d/30-vsphere.sh.

@@ -43,6 +43,22 @@ options:
     description: Weights of the score's parts (cpu, memory, network, power).
     type: dict
     default: {}
+  partial:
+    description:
+      - The candidates are only some of the overlay's nodes (nodes being added, or the peers a change
+        touches). The recorded nodes that are not candidates count as they stand in I(state), with their
+        recorded score, eligibility and identity, and incumbent heads keep their seats, so the run moves no
+        node outside it. Without it, a recorded node that is not a candidate counts as gone.
+    type: bool
+    default: false
+  leaving:
+    description:
+      - Nodes taken out of the overlay for good (decommissioned). A departing head's seat goes to the best
+        eligible node of its zone, and its members are assigned anew. Names the record does not hold are
+        ignored.
+    type: list
+    elements: str
+    default: []
   state: {description: The controller's overlay record (JSON), read and written., type: path, required: true}
   backend: {description: The overlay's backend, recorded with it., type: str, required: true}
 author: edgewright
@@ -68,6 +84,12 @@ nodes: {description: Each node's public key, mesh address and underlay address (
 scores: {description: Each candidate's score (0-100)., returned: always, type: dict}
 ineligible: {description: Candidates that may not be heads, with the reason., returned: always, type: dict}
 change: {description: Promoted, demoted, reassigned, joined and gone nodes against the previous election., returned: always, type: dict}
+touched:
+  description:
+    - The nodes already in the overlay whose configuration this election changes (their links, a peer's key,
+      or WireGuard routes), not counting those that join or leave. A partial run must include them.
+  returned: always
+  type: list
 """
 
 import json
@@ -87,7 +109,7 @@ try:
         elect,
         election_from_record,
     )
-    from edgewright.mesh.topology import links
+    from edgewright.mesh.topology import links, touched
 
     IMPORT_ERROR = None
 except ImportError as exc:  # the controller lacks the package: say so rather than a traceback
@@ -142,7 +164,11 @@ def run(module):
     ]
     if problems:
         raise ElectionError("; ".join(problems))
-    if not p["candidates"]:
+    leaving = set(p["leaving"])
+    both = sorted(leaving & {c["name"] for c in p["candidates"]})
+    if both:
+        raise ElectionError(f"nodes both candidates and leaving: {', '.join(both)}")
+    if not p["candidates"] and not p["partial"]:
         raise ElectionError("no attested node to elect from: every candidate was refused or unreachable")
     candidates = [
         candidate_from_probe(
@@ -156,13 +182,24 @@ def run(module):
         for c in p["candidates"]
     ]
     stored = read_state(p["state"])
+    if stored is None and not p["candidates"]:
+        # A partial run over an overlay never formed (nodes leaving a fleet without a mesh): nothing to do.
+        return {"changed": False, "heads": {}, "assignments": {}, "links": {}, "nodes": {}, "scores": {},
+                "ineligible": {}, "change": {}, "touched": []}  # fmt: skip
     previous = election_from_record(stored["election"]) if stored else None
-    election = elect(candidates, policy, previous)
+    standing = None
+    if p["partial"]:
+        standing = previous.standing(excluding=leaving | {c.name for c in candidates}) if previous else []
+    election = elect(candidates, policy, previous, standing)
     gateway = (p["gateway"] or {}).get("name")
+    recorded = stored["nodes"] if stored else {}
     topology = {n: asdict(link) for n, link in links(election, gateway).items()}
-    nodes = {c["name"]: identity(c) for c in p["candidates"]}
+    nodes = {s.name: recorded.get(s.name, {}) for s in standing or []}
+    nodes |= {c["name"]: identity(c) for c in p["candidates"]}
     if gateway:
-        nodes[gateway] = identity(p["gateway"])
+        # A run that does not reach the gateway (taking nodes out) keeps its recorded identity.
+        nodes[gateway] = identity(p["gateway"]) or recorded.get(gateway, {})
+    nodes = dict(sorted(nodes.items()))
     record = {"backend": p["backend"], "election": election.as_record(), "links": topology, "nodes": nodes}
     # Scores move with every measurement; the record changes (and is rewritten) only when the overlay does.
     changed = structure(record) != structure(stored)
@@ -177,6 +214,7 @@ def run(module):
         "scores": election.scores,
         "ineligible": election.ineligible,
         "change": asdict(compare(previous, election)),
+        "touched": touched(stored, record, p["backend"]),
     }
 
 
@@ -190,6 +228,8 @@ def main():
             "stability_margin": {"type": "float", "default": 10.0},
             "min_battery_percent": {"type": "int", "default": 20},
             "weights": {"type": "dict", "default": {}},
+            "partial": {"type": "bool", "default": False},
+            "leaving": {"type": "list", "elements": "str", "default": []},
             "state": {"type": "path", "required": True},
             "backend": {"type": "str", "required": True},
         },

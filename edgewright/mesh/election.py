@@ -10,6 +10,11 @@ same inputs always give the same heads and assignments, and a rerun with nothing
   the stability margin, so a jittery measurement does not move heads back and forth;
 - each member keeps the heads it had while they remain heads; only the members of a lost head are
   assigned anew, to the least loaded heads of their zone (ties: better score, then name).
+
+A partial election (adding or removing a few nodes without probing the fleet) counts the other nodes as
+they *stand* in the previous election, with their recorded score and eligibility, and keeps every
+incumbent head that remains eligible: only empty seats are filled, so it never moves the heads of nodes
+outside the run.
 """
 
 from __future__ import annotations
@@ -82,6 +87,16 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class Standing:
+    """A node as the previous election recorded it: counted in a partial election without a new probe."""
+
+    name: str
+    zone: str
+    score: float
+    ineligible: str | None = None
+
+
+@dataclass(frozen=True)
 class Election:
     """The outcome: heads per zone, each member's heads, and why."""
 
@@ -92,6 +107,20 @@ class Election:
 
     def is_head(self, name: str) -> bool:
         return any(name in heads for heads in self.heads.values())
+
+    def zones(self) -> dict[str, str]:
+        """Each node's zone: a head's is its seat's, a member's its primary head's."""
+        zone_of = {h: zone for zone, heads in self.heads.items() for h in heads}
+        return zone_of | {m: zone_of[hs[0]] for m, hs in self.assignments.items() if hs and hs[0] in zone_of}
+
+    def standing(self, excluding: Iterable[str] = ()) -> list[Standing]:
+        """Every node of this election but EXCLUDING, as it stands in it."""
+        skip = set(excluding)
+        return [
+            Standing(name, zone, self.scores.get(name, 0.0), self.ineligible.get(name))
+            for name, zone in sorted(self.zones().items())
+            if name not in skip
+        ]
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -184,9 +213,14 @@ def _rank_key(name: str, scores: Mapping[str, float]) -> tuple[float, str]:
 
 
 def _zone_heads(
-    eligible: Sequence[str], incumbents: Iterable[str], scores: Mapping[str, float], policy: Policy
+    eligible: Sequence[str],
+    incumbents: Iterable[str],
+    scores: Mapping[str, float],
+    policy: Policy,
+    keep_incumbents: bool = False,
 ) -> list[str]:
-    """The K heads of one zone: incumbents kept unless a challenger beats them by the margin."""
+    """The K heads of one zone: incumbents kept unless a challenger beats them by the margin (or at all,
+    with KEEP_INCUMBENTS)."""
     k = policy.heads_per_zone
     kept = sorted((n for n in incumbents if n in eligible), key=lambda n: _rank_key(n, scores))[:k]
     challengers = sorted((n for n in eligible if n not in kept), key=lambda n: _rank_key(n, scores))
@@ -195,7 +229,7 @@ def _zone_heads(
     while len(heads) < k:
         heads.append(challengers.pop(0))
     # Then a challenger unseats the weakest head only by more than the margin.
-    for challenger in list(challengers):
+    for challenger in [] if keep_incumbents else list(challengers):
         weakest = max(heads, key=lambda n: _rank_key(n, scores))
         if scores[challenger] > scores[weakest] + policy.stability_margin:
             heads[heads.index(weakest)] = challenger
@@ -204,17 +238,30 @@ def _zone_heads(
     return sorted(heads, key=lambda n: _rank_key(n, scores))
 
 
-def elect(candidates: Sequence[Candidate], policy: Policy, previous: Election | None = None) -> Election:
-    """Heads per zone and each member's heads; ElectionError when it cannot be done as asked."""
+def elect(
+    candidates: Sequence[Candidate],
+    policy: Policy,
+    previous: Election | None = None,
+    standing: Sequence[Standing] | None = None,
+) -> Election:
+    """Heads per zone and each member's heads; ElectionError when it cannot be done as asked.
+
+    With STANDING, even empty, the election is partial: those nodes count as recorded and incumbent heads
+    keep their seats.
+    """
     validate_policy(policy)
-    names = [c.name for c in candidates]
+    partial = standing is not None
+    standing = standing or []
+    names = [c.name for c in candidates] + [s.name for s in standing]
     duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
     if duplicates:
         raise ElectionError(f"candidates named more than once: {', '.join(duplicates)}")
-    scores = {c.name: score(c, policy.weights) for c in candidates}
-    ineligible = {c.name: reason for c in candidates if (reason := disqualification(c, policy))}
-    zones: dict[str, list[Candidate]] = {}
-    for c in sorted(candidates, key=lambda c: c.name):
+    scores = {c.name: score(c, policy.weights) for c in candidates} | {s.name: s.score for s in standing}
+    ineligible = {c.name: reason for c in candidates if (reason := disqualification(c, policy))} | {
+        s.name: s.ineligible for s in standing if s.ineligible
+    }
+    zones: dict[str, list[Candidate | Standing]] = {}
+    for c in sorted([*candidates, *standing], key=lambda c: c.name):
         zones.setdefault(c.zone, []).append(c)
 
     short = []
@@ -233,7 +280,7 @@ def elect(candidates: Sequence[Candidate], policy: Policy, previous: Election | 
     heads: dict[str, list[str]] = {}
     for zone, members in sorted(zones.items()):
         eligible = [c.name for c in members if c.name not in ineligible]
-        heads[zone] = _zone_heads(eligible, sorted(previous_heads), scores, policy)
+        heads[zone] = _zone_heads(eligible, sorted(previous_heads), scores, policy, partial)
 
     assignments = _assign(zones, heads, scores, policy, previous.assignments if previous else {})
     return Election(
@@ -245,7 +292,7 @@ def elect(candidates: Sequence[Candidate], policy: Policy, previous: Election | 
 
 
 def _assign(
-    zones: Mapping[str, list[Candidate]],
+    zones: Mapping[str, list[Candidate | Standing]],
     heads: Mapping[str, list[str]],
     scores: Mapping[str, float],
     policy: Policy,

@@ -116,3 +116,57 @@ def test_bad_settings_are_named(tmp_path):
     assert "unknown part(s) disk" in run_module({**base, "weights": {"disk": 1}})["msg"]
     assert "no attested node" in run_module({**base, "candidates": []})["msg"]
     assert not (tmp_path / "o.json").exists()
+
+
+def test_partial_runs_add_and_take_out_nodes_touching_only_their_peers(tmp_path):
+    state = tmp_path / "overlay.json"
+    gateway = {"name": "gw", "public_key": "pub-gw", "address": "200::9", "underlay": "10.0.0.9"}
+    base = {"state": str(state), "backend": "yggdrasil", "gateway": gateway, "heads_per_zone": 2}
+    run_module({**base, "candidates": [candidate(f"n{i}") for i in range(1, 5)]})
+    before = json.loads(state.read_text())
+    assert before["election"]["heads"] == {"default": ["n1", "n2"]}
+
+    # Scale-out: the new node is the only candidate; the others stand as recorded.
+    added = run_module({**base, "candidates": [candidate("n5", cpus=16)], "partial": True})
+    assert added["heads"] == {"default": ["n1", "n2"]}, "a partial run keeps the heads"
+    assert added["change"]["joined"] == ["n5"] and added["change"]["gone"] == []
+    head = added["assignments"]["n5"][0]
+    assert added["touched"] == [head]
+    assert json.loads(state.read_text())["nodes"]["n1"] == before["nodes"]["n1"]
+
+    # Decommissioning in check mode names what would change and writes nothing.
+    written = state.read_text()
+    leaving = {**base, "candidates": [], "partial": True, "gateway": {"name": "gw"}, "leaving": ["n1"]}
+    checked = run_module(leaving, "--check")
+    assert checked["changed"] is True and state.read_text() == written
+    # A departing head: the best standing node takes its seat; its members, the other head and the
+    # gateway are touched; the gateway keeps its recorded identity.
+    gone = run_module(leaving)
+    assert gone["change"]["gone"] == ["n1"] and "n1" not in gone["nodes"]
+    assert gone["heads"] == {"default": ["n5", "n2"]}  # best first
+    assert gone["touched"] == checked["touched"]
+    assert {"gw", "n2", "n5"} <= set(gone["touched"]) and "n1" not in gone["touched"]
+    assert gone["nodes"]["gw"] == {"public_key": "pub-gw", "address": "200::9", "underlay": "10.0.0.9"}
+    record = json.loads(state.read_text())
+    assert "n1" not in json.dumps(record["links"]) and "n1" not in record["nodes"]
+
+
+def test_partial_run_over_an_overlay_never_formed_changes_nothing(tmp_path):
+    state = tmp_path / "overlay.json"
+    result = run_module(
+        {"state": str(state), "backend": "yggdrasil", "candidates": [], "partial": True, "leaving": ["n1"]}
+    )
+    assert result["changed"] is False and result["touched"] == []
+    assert not state.exists()
+
+
+def test_a_node_cannot_both_join_and_leave(tmp_path):
+    result = run_module(
+        {
+            "state": str(tmp_path / "o.json"),
+            "backend": "yggdrasil",
+            "candidates": [candidate("n1")],
+            "leaving": ["n1"],
+        }
+    )
+    assert "nodes both candidates and leaving: n1" in result["msg"]

@@ -263,3 +263,53 @@ def test_candidate_from_probe_facts():
         "n2", {**facts, "interfaces": [facts["interfaces"][0], facts["interfaces"][3]]}
     )
     assert not wireless_only.wired
+
+
+def test_a_partial_election_counts_the_others_as_they_stand_and_keeps_heads():
+    policy = Policy(heads_per_zone=1)
+    before = elect([node("h", cpus=2), node("m1"), node("m2", zone="b")], policy)
+    assert before.heads == {"default": ["h"], "b": ["m2"]}
+    # A far better node joins: a full election would make it head, a partial one only adds it.
+    strong = node("new", cpus=16, memory_mb=16384)
+    assert elect([strong, node("h"), node("m1"), node("m2", zone="b")], policy, before).heads["default"] == [
+        "new"
+    ]
+    after = elect([strong], policy, before, before.standing())
+    assert after.heads == before.heads
+    assert after.assignments == {"m1": ["h"], "new": ["h"]}
+    assert after.scores["h"] == before.scores["h"]
+    assert compare(before, after).joined == ["new"] and compare(before, after).gone == []
+
+
+def test_a_departing_head_is_replaced_from_the_standing_nodes():
+    policy = Policy(heads_per_zone=2)
+    nodes = [
+        node("a", cpus=8),
+        node("b", cpus=6),
+        node("c", cpus=4),
+        node("d"),
+        node("e", head_eligible=False),
+    ]
+    before = elect(nodes, policy)
+    assert before.heads["default"] == ["a", "b"]
+    after = elect([], policy, before, before.standing(excluding={"a"}))
+    assert after.heads["default"] == ["b", "c"]
+    assert "a" not in after.scores and after.ineligible == {"e": "excluded from head duty by the operator"}
+    assert {m for m, hs in after.assignments.items() if "a" in hs} == set()
+
+
+def test_a_departure_that_empties_a_zone_of_eligible_nodes_is_refused():
+    policy = Policy(heads_per_zone=1)
+    before = elect([node("a"), node("b", head_eligible=False)], policy)
+    with pytest.raises(ElectionError, match="zone 'default' needs 1 cluster head"):
+        elect([], policy, before, before.standing(excluding={"a"}))
+
+
+def test_the_standing_nodes_keep_their_zones():
+    before = elect([node("a"), node("b"), node("c", zone="z2"), node("d", zone="z2")], Policy())
+    assert before.zones() == {"a": "default", "b": "default", "c": "z2", "d": "z2"}
+    assert [(s.name, s.zone) for s in before.standing(excluding=["b"])] == [
+        ("a", "default"),
+        ("c", "z2"),
+        ("d", "z2"),
+    ]

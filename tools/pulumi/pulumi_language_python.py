@@ -167,6 +167,7 @@ def run_program(argv: Sequence[str]) -> int:
     parser.add_argument("args", nargs="*")
     args = parser.parse_args(argv)
 
+    # Imported only here: the serving host needs just the protocol stubs, and starts faster without.
     import pulumi
     import pulumi.runtime
 

@@ -84,3 +84,12 @@ def run() -> Cloudlet | None:
     cloudlet = Cloudlet(plan.config.name, CloudletArgs(plan), backend)
     pulumi.export("cloudlet", cloudlet.ansible_outputs())
     return cloudlet
+
+
+def main() -> None:
+    """The stack program (stacks/__main__.py). A config mistake ends it as a ``pulumi.RunError``, which
+    Pulumi shows as the message alone: the message names the key, and a traceback would bury it."""
+    try:
+        run()
+    except CloudletConfigError as error:
+        raise pulumi.RunError(str(error)) from error

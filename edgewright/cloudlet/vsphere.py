@@ -81,9 +81,11 @@ def session(connection: Connection) -> Iterator[vim.ServiceInstanceContent]:
             disableSslCertValidation=connection.insecure,
         )
     except (OSError, vim.fault.InvalidLogin) as error:
+        # The message says it all; `pulumi up` prints a provider error's whole traceback, and pyVmomi's
+        # connection internals chained to it would bury it.
         raise VsphereError(
             f"cannot log in to vSphere at {connection.host}:{connection.port}: {error}"
-        ) from error
+        ) from None
     try:
         yield service.RetrieveContent()
     finally:

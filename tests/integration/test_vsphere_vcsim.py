@@ -190,7 +190,8 @@ def test_check_rejects_missing_and_non_positive_sizes():
 def test_wrong_password_is_a_clear_error(vcsim: Connection):
     # vcsim accepts any user by default; a closed port stands in for an unreachable vCenter.
     with (
-        pytest.raises(VsphereError, match=r"cannot log in to vSphere at 127\.0\.0\.1"),
+        pytest.raises(VsphereError, match=r"cannot log in to vSphere at 127\.0\.0\.1.*refused") as refused,
         session(Connection("127.0.0.1", "user", "pass", port=free_port(), insecure=True)),
     ):
         pass
+    assert refused.value.__suppress_context__  # no chained pyVmomi internals under the message

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pulumi
 import pytest
 import yaml
 
+from edgewright.cloudlet import program
 from edgewright.cloudlet.config import CloudletConfigError
 from edgewright.cloudlet.mocks import CloudletMocks, evaluate
 
@@ -43,7 +45,7 @@ def test_every_example_stack_evaluates(stack, tmp_path, monkeypatch):
 
 def test_the_main_program_is_thin_and_calls_the_package():
     main = (STACKS / "__main__.py").read_text()
-    assert "from edgewright.cloudlet.program import run" in main
+    assert "from edgewright.cloudlet.program import main" in main
     assert len(main.splitlines()) < 15
 
 
@@ -111,6 +113,17 @@ def test_bad_config_fails_before_any_resource(settings, message):
     with pytest.raises(CloudletConfigError, match=message):
         evaluate(settings, secrets=SECRETS, mocks=mocks)
     assert mocks.resources == []
+
+
+def test_main_ends_a_config_mistake_as_a_run_error(monkeypatch):
+    """Pulumi shows a RunError as its message alone (no traceback burying the key it names)."""
+
+    def misconfigured():
+        raise CloudletConfigError("edgewright:orchestrator: 'nimbus' is not one of openstack, vsphere")
+
+    monkeypatch.setattr(program, "run", misconfigured)
+    with pytest.raises(pulumi.RunError, match=r"^edgewright:orchestrator: 'nimbus' is not one of"):
+        program.main()
 
 
 def test_a_missing_vsphere_password_is_named():

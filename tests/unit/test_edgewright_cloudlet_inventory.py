@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from edgewright.cloudlet.mocks import evaluate
+from tests.ansible_inventory import ansible_inventory, plain
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "plugins" / "inventory" / "edgewright_cloudlet.py"
@@ -89,30 +86,6 @@ def test_kubernetes_orchestrators_give_group_vars_but_no_hosts():
 def test_outputs_of_another_stack_are_refused(outputs, message):
     with pytest.raises(ValueError, match=message):
         plugin.cloudlet_inventory(outputs)
-
-
-def plain(value):
-    """ansible-inventory marks values read from outside as unsafe (never templated): unwrap them."""
-    if isinstance(value, dict):
-        if set(value) == {"__ansible_unsafe"}:
-            return value["__ansible_unsafe"]
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
-
-
-def ansible_inventory(inventory: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
-    binary = shutil.which("ansible-inventory") or str(Path(sys.executable).parent / "ansible-inventory")
-    return subprocess.run(
-        [binary, "-i", str(inventory), "--list"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=120,
-    )
 
 
 def test_ansible_loads_the_plugin_from_an_exported_outputs_file(tmp_path, openstack_outputs):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -22,6 +23,42 @@ def edgewright(*args: str, env: dict | None = None) -> subprocess.CompletedProce
         env={**os.environ, **(env or {})},
         check=False,
     )
+
+
+def ansible_playbook(
+    playbook: str,
+    inventories: list[Path],
+    workdir: Path,
+    *,
+    limit: str | None = None,
+    extra: dict | None = None,
+    check: bool = True,
+    timeout: int = 900,
+) -> subprocess.CompletedProcess:
+    """Run PLAYBOOK from the project on INVENTORIES, EXTRA as a vars file in WORKDIR; fail the test if CHECK
+    and the run fails."""
+    args = [
+        "ansible-playbook",
+        *(arg for inventory in inventories for arg in ("-i", str(inventory))),
+        playbook,
+    ]
+    if limit:
+        args += ["--limit", limit]
+    if extra is not None:
+        extra_file = workdir / "extra.json"
+        extra_file.write_text(json.dumps(extra))
+        args += ["-e", f"@{extra_file}"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        pytest.fail(f"{playbook} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}")
+    return proc
 
 
 @pytest.fixture

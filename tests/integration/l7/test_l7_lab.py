@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ansible_playbook
 from l7_peers import ca_and_server_cert, wait_for
 from waiting import changed_count
 
@@ -71,24 +72,9 @@ class LabRun:
         """Run PLAYBOOK on the lab with TOPOLOGY as extra inventory; fail the test if CHECK and it fails."""
         topo = self.workdir / "topology.yml"
         topo.write_text(yaml.safe_dump({"all": {"vars": self.group_vars, **topology}}))
-        args = ["ansible-playbook", "-i", str(self.inventory), "-i", str(topo), playbook]
-        if limit:
-            args += ["--limit", limit]
-        if extra is not None:
-            extra_file = self.workdir / "extra.json"
-            extra_file.write_text(json.dumps(extra))
-            args += ["-e", f"@{extra_file}"]
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(REPO),
-            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_NOCOLOR": "1",
-        }
-        proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-        if check and proc.returncode != 0:
-            pytest.fail(f"{playbook} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}")
-        return proc
+        return ansible_playbook(
+            playbook, [self.inventory, topo], self.workdir, limit=limit, extra=extra, check=check, timeout=600
+        )
 
 
 def node(name: str, *cmd: str, check: bool = True) -> str:

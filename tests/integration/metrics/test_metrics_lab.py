@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ansible_playbook
 from waiting import changed_count
 from waiting import wait_for as wait_briefly
 
@@ -146,23 +147,9 @@ class LabRun:
     def playbook(
         self, playbook: str, *, limit: str | None = None, extra: dict | None = None, check: bool = True
     ) -> subprocess.CompletedProcess:
-        args = ["ansible-playbook", "-i", str(self.inventory), "-i", str(self.topology), playbook]
-        if limit:
-            args += ["--limit", limit]
-        if extra is not None:
-            extra_file = self.workdir / "extra.json"
-            extra_file.write_text(json.dumps(extra))
-            args += ["-e", f"@{extra_file}"]
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(REPO),
-            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-            "ANSIBLE_NOCOLOR": "1",
-        }
-        proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-        if check and proc.returncode != 0:
-            pytest.fail(f"{playbook} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}")
-        return proc
+        return ansible_playbook(
+            playbook, [self.inventory, self.topology], self.workdir, limit=limit, extra=extra, check=check
+        )
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from edgewright.lab import podman
+from edgewright.lab import capabilities, podman
 from edgewright.lab.image import IMAGE, ensure_image
 from edgewright.lab.kube import DEFAULT_PORT_BASE, ControlPlane, ControlPlaneError
 from edgewright.lab.lab import (
@@ -117,6 +117,24 @@ def register_lab(commands: argparse._SubParsersAction) -> None:
         if verb == "status":
             sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
     lab_commands.add_parser("image", help="build the lab's node image unless it is already there")
+    lab_commands.add_parser(
+        "check", help="prove this machine can run the lab: rootful podman with runc, TUN, container DNS"
+    )
+
+
+def check_capabilities() -> int:
+    """Print each capability the lab relies on; 1 when any is missing (the node image must exist)."""
+    results = capabilities.check_all()
+    for result in results:
+        print(result.line())
+    missing = [result.name for result in results if not result.ok]
+    if missing:
+        print(
+            f"edgewright: error: this machine cannot run the lab: missing {', '.join(missing)}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def run_lab(args: argparse.Namespace) -> int:
@@ -125,6 +143,8 @@ def run_lab(args: argparse.Namespace) -> int:
         built = ensure_image(log=lambda line: print(line, file=sys.stderr))
         print(f"{IMAGE} {'built' if built else 'is up to date'}")
         return 0
+    if args.lab_command == "check":
+        return check_capabilities()
     spec = LabSpec(
         name=args.name,
         nodes=getattr(args, "nodes", 1),

@@ -19,9 +19,6 @@ from edgewright.lab import podman
 from edgewright.lab.image import IMAGE
 
 CHECK_LABEL = "io.edgewright.capability-check"
-# A subnet of its own, clear of the lab's default (10.231.0.0/24) and the tests' labs (podman picks a bridge
-# name that no interface of the host has).
-CHECK_SUBNET = "10.231.250.0/29"
 
 
 @dataclass(frozen=True)
@@ -103,13 +100,15 @@ def container_dns(image: str = IMAGE, *, network_options: tuple[str, ...] = ()) 
     network, target = f"ewcheck-{suffix}", f"ewcheck-{suffix}-target"
     try:
         podman.run(
-            ["network", "create", "--label", CHECK_LABEL, "--subnet", CHECK_SUBNET, *network_options, network]
+            # podman picks a subnet and a bridge that nothing on the host uses, so checks run side by side.
+            ["network", "create", "--label", CHECK_LABEL, *network_options, network]
         )
         podman.run(_run("-d", "--name", target, image, "sleep", "120", network=network))
         lookup = podman.run(_run("--rm", image, "getent", "hosts", target, network=network), check=False)
         dns_enabled = podman.as_json(["network", "inspect", network])[0].get("dns_enabled")
     except podman.PodmanError as exc:
-        return Capability(name, False, str(exc), remedy)
+        # The network or the container could not be made: podman's message says why.
+        return Capability(name, False, str(exc), "Debian packages podman and containernetworking-plugins")
     finally:
         podman.run(["rm", "-f", "-t", "0", target], check=False)
         podman.run(["network", "rm", "-f", network], check=False)

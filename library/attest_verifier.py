@@ -28,6 +28,18 @@ options:
     choices: [enroll, complete, nonce, verify, quarantine, release, require_attested, policy, deregister]
   ek_public: {description: The EK's TPM2B_PUBLIC (base64) for C(enroll)., type: str}
   ak_public: {description: The AK's TPM2B_PUBLIC (base64) for C(enroll)., type: str}
+  ek_certificate:
+    description:
+      - For C(enroll), the EK certificate the TPM's manufacturer stored in it (DER, base64), as
+        M(tpm_identity) returns it. The EK is enrolled only when this certificate is signed by a
+        manufacturer CA in the store's C(ek-ca/) directory, or the EK is in C(ek-allowlist.txt).
+    type: str
+  insecure_trust_any_ek:
+    description:
+      - Enroll any EK, certified or not (trust on first use). A node without a TPM passes then, with keys
+        made in software; for a test bench only.
+    type: bool
+    default: false
   secret: {description: The activated credential secret (base64) for C(complete)., type: str}
   node_class: {description: The node's class; its golden policy applies (C(verify), C(policy))., type: str}
   quote:
@@ -126,8 +138,12 @@ def run(module, verifier):
             return {"changed": would, "status": current, "reason": "check mode", "credential": None}
         return {"changed": False, "status": current, "reason": "check mode: verifier not contacted"}
     if action == "enroll":
+        ek_certificate = b64(module, "ek_certificate", p["ek_certificate"]) if p["ek_certificate"] else None
         challenge = verifier.enroll_challenge(
-            node, b64(module, "ek_public", p["ek_public"]), b64(module, "ak_public", p["ak_public"])
+            node,
+            b64(module, "ek_public", p["ek_public"]),
+            b64(module, "ak_public", p["ak_public"]),
+            ek_certificate,
         )
         credential = base64.b64encode(challenge.credential).decode() if challenge.credential else None
         status = (verifier.status(node) or {}).get("status", current)
@@ -187,6 +203,8 @@ def main():
             },
             "ek_public": {"type": "str"},
             "ak_public": {"type": "str"},
+            "ek_certificate": {"type": "str"},
+            "insecure_trust_any_ek": {"type": "bool", "default": False},
             "secret": {"type": "str", "no_log": True},
             "node_class": {"type": "str"},
             "quote": {"type": "dict"},
@@ -203,7 +221,13 @@ def main():
             msg=f"the edgewright package is not importable on the controller ({IMPORT_ERROR}): "
             "install it, or run from the project with PYTHONPATH set to its root"
         )
-    verifier = Verifier(Store(module.params["store"]), nonce_ttl=module.params["nonce_ttl"])
+    verifier = Verifier(
+        Store(module.params["store"]),
+        nonce_ttl=module.params["nonce_ttl"],
+        insecure_trust_any_ek=module.params["insecure_trust_any_ek"],
+    )
+    if module.params["insecure_trust_any_ek"]:
+        module.warn("insecure_trust_any_ek: EKs are enrolled without a manufacturer's certificate")
     try:
         module.exit_json(**run(module, verifier))
     except Refused as exc:

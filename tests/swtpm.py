@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgewright.attest.manufacturer import Manufacturer
+
 # The range these tests may use; each TPM takes two ports (commands, control).
 PORT_RANGE = range(23200, 23300, 2)
 
@@ -36,10 +38,13 @@ def _free(port: int) -> bool:
         )
 
 
-def start(state: Path) -> SoftwareTpm:
-    """Start a swtpm on the first free port pair of PORT_RANGE, ready for commands."""
+def start(state: Path, manufacturer: Manufacturer | None = None) -> SoftwareTpm:
+    """Start a swtpm on the first free port pair of PORT_RANGE, ready for commands. With MANUFACTURER, a new
+    TPM is first made by it (an EK certificate in its NV index); without, the TPM has no EK certificate."""
     if shutil.which("swtpm") is None:
         raise RuntimeError("swtpm is not installed (scripts/setup.d/20-tpm.sh installs it)")
+    if manufacturer is not None and not (state.exists() and any(state.iterdir())):
+        manufacturer.manufacture(state)
     state.mkdir(parents=True, exist_ok=True)
     for port in PORT_RANGE:
         if not _free(port):

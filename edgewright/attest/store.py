@@ -92,6 +92,25 @@ class Store:
     def save_policy(self, node_class: str, policy: dict[str, Any]) -> None:
         self._write(self.root / "policies" / f"{check_name('node class', node_class)}.json", policy)
 
+    @property
+    def ek_trust_dir(self) -> Path:
+        """The manufacturer CA certificates (PEM files) whose EK certificates the verifier accepts."""
+        return self.root / "ek-ca"
+
+    @property
+    def ek_allowlist(self) -> Path:
+        """EKs the operator trusts without a certificate: one sha256 (of the EK's TPM2B_PUBLIC) a line."""
+        return self.root / "ek-allowlist.txt"
+
+    def ek_allowlisted(self, ek_sha256: str) -> bool:
+        """Whether the operator allowlisted this EK: the way in for a TPM whose vendor ships no EK
+        certificate."""
+        try:
+            lines = self.ek_allowlist.read_text().splitlines()
+        except FileNotFoundError:
+            return False
+        return ek_sha256 in {line.split("#")[0].strip().lower() for line in lines}
+
     def append_evidence(self, entry: dict[str, Any]) -> None:
         line = json.dumps(entry, sort_keys=True) + "\n"
         # One write of one line in append mode: lines from concurrent writers never interleave.

@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from edgewright.attest import structures
+from edgewright.attest import ekcert, structures
 from edgewright.attest.store import Store, check_name
 
 ENROLLING = "enrolling"
@@ -181,18 +181,26 @@ class Verifier:
         nonce_ttl: float = DEFAULT_NONCE_TTL,
         clock: Callable[[], float] = time.time,
         credential_maker: Callable[[bytes, bytes, bytes], bytes] = make_credential,
+        insecure_trust_any_ek: bool = False,
     ) -> None:
         self.store = store
+        # Trust on first use: any EK is enrolled, certified or not. A node with no TPM at all passes then
+        # (keys made in software prove nothing), so this is for a test bench only and is named to say so.
+        self.insecure_trust_any_ek = insecure_trust_any_ek
         self.nonce_ttl = nonce_ttl
         self.clock = clock
         self.make_credential = credential_maker
 
     # -- enrollment -------------------------------------------------------------------------------------
 
-    def enroll_challenge(self, node: str, ek_public: bytes, ak_public: bytes) -> Challenge:
+    def enroll_challenge(
+        self, node: str, ek_public: bytes, ak_public: bytes, ek_certificate: bytes | None = None
+    ) -> Challenge:
         """A credential for the node's TPM to activate, or no credential when already enrolled with these keys.
 
-        Raises Refused when the node is quarantined, or quarantines it when its keys are unusable.
+        The EK must be certified: EK_CERTIFICATE (DER, from the TPM's NV index) signed by a manufacturer CA
+        of the trust store, or the EK allowlisted by the operator. Raises Refused when the node is
+        quarantined, or quarantines it when its keys are unusable or its EK is not certified.
         """
         check_name("node", node)
         with self.store.locked():
@@ -201,11 +209,19 @@ class Verifier:
             ek_sha256 = hashlib.sha256(ek_public).hexdigest()
             if record and record.get("enrolled_at"):
                 if record["ek_sha256"] == ek_sha256 and record["ak_public"] == ak_public.hex():
-                    return Challenge(None, changed=False)
+                    # Checked again at every enrollment step: a manufacturer CA the operator removed from
+                    # the trust store no longer vouches for the TPMs it certified.
+                    problem = self._ek_trust_problem(ek_public, ek_sha256, ek_certificate)
+                    if problem is None:
+                        return Challenge(None, changed=False)
+                    self._quarantine(node, record, problem)
+                    raise Refused(self._refusal(node, problem))
                 reason = "its EK or AK differs from the ones it enrolled with (TPM replaced or keys re-made?)"
                 self._quarantine(node, record, reason)
                 raise Refused(self._refusal(node, reason))
-            problem = self._key_problem(node, ek_public, ak_public, ek_sha256)
+            problem = self._key_problem(node, ek_public, ak_public, ek_sha256) or self._ek_trust_problem(
+                ek_public, ek_sha256, ek_certificate
+            )
             if problem:
                 self._quarantine(node, record, problem)
                 raise Refused(self._refusal(node, problem))
@@ -243,6 +259,22 @@ class Verifier:
             if other["node"] != node and other.get("ek_sha256") == ek_sha256:
                 return f"its EK is already enrolled by node {other['node']}"
         return None
+
+    def _ek_trust_problem(self, ek_public: bytes, ek_sha256: str, ek_certificate: bytes | None) -> str | None:
+        """Why this EK is not known to live in a real TPM (None when it is certified or allowlisted)."""
+        if self.insecure_trust_any_ek or self.store.ek_allowlisted(ek_sha256):
+            return None
+        try:
+            anchors = ekcert.load_anchors(self.store.ek_trust_dir)
+        except ValueError as exc:
+            raise VerifierError(str(exc)) from None
+        ek = structures.parse_rsa_public(ek_public).public_key()
+        problem = ekcert.certificate_problem(ek_certificate, ek, anchors)
+        if problem is None:
+            return None
+        if not anchors:
+            problem += f" (the trust store {self.store.ek_trust_dir} holds no manufacturer CA)"
+        return f"{problem}; to trust this TPM all the same, allowlist its EK ({ek_sha256}) in {self.store.ek_allowlist}"
 
     def enroll_complete(self, node: str, activated_secret: bytes) -> Verdict:
         """Finish enrollment with the secret the node's TPM recovered from its credential."""

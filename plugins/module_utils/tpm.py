@@ -73,6 +73,30 @@ def read_public(tcti, handle):
             return f.read()
 
 
+# Where TPM vendors store the certificate of the RSA 2048 EK (TCG EK Credential Profile, "low range").
+RSA_EK_CERTIFICATE_INDEX = 0x01C00002
+
+
+def nv_indexes(tcti):
+    """The NV indexes the TPM defines."""
+    out = run(tcti, ["tpm2_getcap", "handles-nv-index"])
+    return {int(line.strip("- \t"), 16) for line in out.splitlines() if line.strip().startswith("- 0x")}
+
+
+def read_ek_certificate(tcti, index=RSA_EK_CERTIFICATE_INDEX):
+    """The EK certificate the manufacturer stored in the TPM (DER, possibly padded), or None without one."""
+    if index not in nv_indexes(tcti):
+        return None
+    with tempfile.TemporaryDirectory(prefix="edgewright-tpm-") as tmp:
+        path = os.path.join(tmp, "ek.crt")
+        try:
+            run(tcti, ["tpm2_nvread", hex(index), "-C", "o", "-o", path])
+        finally:
+            flush_transient(tcti)
+        with open(path, "rb") as f:
+            return f.read() or None
+
+
 def ensure_identity(tcti, ek_handle, ak_handle, create=True):
     """Make the EK and AK persistent at their handles unless they are there already.
 

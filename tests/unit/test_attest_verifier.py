@@ -3,13 +3,19 @@ module_utils code the Ansible modules run on a node."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 
 import pytest
 import tpm
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from edgewright.attest import structures
+from edgewright.attest.manufacturer import Manufacturer
 from edgewright.attest.store import Store, StoreError
 from edgewright.attest.verifier import (
     ATTESTED,
@@ -26,12 +32,18 @@ EK, AK, OTHER_AK = 0x81010001, 0x81010002, 0x81010003
 PCRS = [0, 16]
 
 
+@pytest.fixture(scope="session")
+def vendor(tmp_path_factory):
+    """The TPM manufacturer the verifier trusts."""
+    return Manufacturer(tmp_path_factory.mktemp("vendor"))
+
+
 @pytest.fixture
-def tpms(tmp_path):
+def tpms(tmp_path, vendor):
     started = []
 
-    def make(name: str) -> swtpm.SoftwareTpm:
-        t = swtpm.start(tmp_path / f"tpm-{name}")
+    def make(name: str, manufacturer: Manufacturer | None = vendor) -> swtpm.SoftwareTpm:
+        t = swtpm.start(tmp_path / f"tpm-{name}", manufacturer)
         started.append(t)
         return t
 
@@ -40,14 +52,22 @@ def tpms(tmp_path):
         t.stop()
 
 
+def trusting(path, vendor: Manufacturer) -> Store:
+    """A verifier store whose trust store holds VENDOR's CA."""
+    store = Store(path)
+    store.ek_trust_dir.mkdir(parents=True, exist_ok=True)
+    (store.ek_trust_dir / "vendor.pem").write_bytes(vendor.ensure_ca())
+    return store
+
+
 @pytest.fixture
-def verifier(tmp_path):
-    return Verifier(Store(tmp_path / "verifier"))
+def verifier(tmp_path, vendor):
+    return Verifier(trusting(tmp_path / "verifier", vendor))
 
 
 def enroll(verifier: Verifier, node: str, t: swtpm.SoftwareTpm):
     ek_pub, ak_pub, _ = tpm.ensure_identity(t.tcti, EK, AK)
-    challenge = verifier.enroll_challenge(node, ek_pub, ak_pub)
+    challenge = verifier.enroll_challenge(node, ek_pub, ak_pub, tpm.read_ek_certificate(t.tcti))
     if challenge.credential is None:
         return None
     secret = tpm.activate_credential(t.tcti, EK, AK, challenge.credential)
@@ -151,9 +171,9 @@ def test_quote_without_nonce_issued_is_rejected(verifier, tpms):
     assert verdict.status == QUARANTINED and "no nonce was issued" in verdict.reason
 
 
-def test_expired_nonce_is_rejected(tmp_path, tpms):
+def test_expired_nonce_is_rejected(tmp_path, tpms, vendor):
     clock = [1000.0]
-    verifier = Verifier(Store(tmp_path / "v"), nonce_ttl=60, clock=lambda: clock[0])
+    verifier = Verifier(trusting(tmp_path / "v", vendor), nonce_ttl=60, clock=lambda: clock[0])
     t = tpms("a")
     enroll(verifier, "att-1", t)
     nonce = verifier.issue_nonce("att-1")
@@ -205,7 +225,7 @@ def test_ak_not_bound_to_ek_fails_enrollment(verifier, tpms):
     a, b = tpms("a"), tpms("b")
     ek_a, _, _ = tpm.ensure_identity(a.tcti, EK, AK)
     _, ak_b, _ = tpm.ensure_identity(b.tcti, EK, AK)
-    challenge = verifier.enroll_challenge("att-1", ek_a, ak_b)
+    challenge = verifier.enroll_challenge("att-1", ek_a, ak_b, tpm.read_ek_certificate(a.tcti))
     for t in (a, b):
         with pytest.raises(tpm.TpmError, match="tpm2_activatecredential failed"):
             tpm.activate_credential(t.tcti, EK, AK, challenge.credential)
@@ -217,7 +237,7 @@ def test_ek_as_ak_is_refused(verifier, tpms):
     t = tpms("a")
     ek, _, _ = tpm.ensure_identity(t.tcti, EK, AK)
     with pytest.raises(Refused, match="not a restricted signing key"):
-        verifier.enroll_challenge("att-1", ek, ek)
+        verifier.enroll_challenge("att-1", ek, ek, tpm.read_ek_certificate(t.tcti))
 
 
 def test_same_ek_for_two_nodes_is_refused(verifier, tpms):
@@ -313,3 +333,111 @@ def test_deregister_forgets_the_node_and_its_keys(verifier, tpms):
     # A second time there is nothing left to forget; the history stays in the evidence log.
     assert verifier.deregister("att-1") is False
     assert [e["outcome"] for e in verifier.store.evidence("att-1")][-1] == "deregistered"
+
+
+# -- certified TPMs only --------------------------------------------------------------------------------
+
+
+def software_ek(real_ek_public: bytes) -> tuple[bytes, rsa.RSAPrivateKey]:
+    """What a node without a TPM can make: an EK public area with every attribute a real EK has, around an
+    RSA key made in software (its private key is the attacker's to use)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    modulus = key.public_key().public_numbers().n.to_bytes(256, "big")
+    assert real_ek_public.endswith(b"\x01\x00" + real_ek_public[-256:])
+    return real_ek_public[:-256] + modulus, key
+
+
+def self_signed_certificate(key: rsa.RSAPrivateKey) -> bytes:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "edgewright lab TPM manufacturer")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def refusal(verifier: Verifier, node: str, ek: bytes, ak: bytes, certificate: bytes | None) -> str:
+    with pytest.raises(Refused) as refused:
+        verifier.enroll_challenge(node, ek, ak, certificate)
+    assert verifier.status(node)["status"] == QUARANTINED
+    return str(refused.value)
+
+
+def test_a_tpm_without_an_ek_certificate_is_refused(verifier, tpms):
+    t = tpms("plain", manufacturer=None)
+    ek, ak, _ = tpm.ensure_identity(t.tcti, EK, AK)
+    assert tpm.read_ek_certificate(t.tcti) is None
+    reason = refusal(verifier, "att-1", ek, ak, None)
+    assert "its TPM has no EK certificate" in reason
+    assert hashlib.sha256(ek).hexdigest() in reason and "ek-allowlist.txt" in reason
+
+
+def test_a_tpm_of_another_manufacturer_is_refused(verifier, tpms, tmp_path):
+    t = tpms("foreign", manufacturer=Manufacturer(tmp_path / "other-vendor", name="another vendor"))
+    ek, ak, _ = tpm.ensure_identity(t.tcti, EK, AK)
+    reason = refusal(verifier, "att-1", ek, ak, tpm.read_ek_certificate(t.tcti))
+    assert "(issuer CN=another vendor) is not signed by a manufacturer CA" in reason
+
+
+def test_a_ca_with_the_manufacturers_name_but_not_its_key_is_refused(verifier, tpms, tmp_path):
+    impostor = Manufacturer(tmp_path / "impostor")  # same name as the trusted vendor, another key
+    t = tpms("impostor", manufacturer=impostor)
+    ek, ak, _ = tpm.ensure_identity(t.tcti, EK, AK)
+    reason = refusal(verifier, "att-1", ek, ak, tpm.read_ek_certificate(t.tcti))
+    assert "is not signed by a manufacturer CA in the verifier's trust store" in reason
+
+
+def test_a_software_ek_and_ak_are_refused_with_or_without_a_certificate(verifier, tpms):
+    t = tpms("a")
+    real_ek, ak, _ = tpm.ensure_identity(t.tcti, EK, AK)
+    fake_ek, key = software_ek(real_ek)
+    assert structures.parse_rsa_public(fake_ek).attributes == structures.parse_rsa_public(real_ek).attributes
+    assert "its TPM has no EK certificate" in refusal(verifier, "att-1", fake_ek, ak, None)
+    forged = self_signed_certificate(key)
+    assert "is not signed by a manufacturer CA" in refusal(verifier, "att-2", fake_ek, ak, forged)
+    # The real TPM's certificate does not vouch for a key made beside it.
+    real_certificate = tpm.read_ek_certificate(t.tcti)
+    assert "certifies another key than its EK" in refusal(verifier, "att-3", fake_ek, ak, real_certificate)
+
+
+def test_an_allowlisted_ek_enrolls_without_a_certificate(verifier, tpms):
+    t = tpms("plain", manufacturer=None)
+    ek, _, _ = tpm.ensure_identity(t.tcti, EK, AK)
+    verifier.store.ek_allowlist.write_text(
+        f"# a TPM whose vendor ships no certificate\n{hashlib.sha256(ek).hexdigest()}\n"
+    )
+    assert enroll(verifier, "att-1", t).status == ENROLLED
+
+
+def test_trust_on_first_use_only_when_named(tmp_path, tpms):
+    t = tpms("plain", manufacturer=None)
+    ek, ak, _ = tpm.ensure_identity(t.tcti, EK, AK)
+    assert refusal(Verifier(Store(tmp_path / "strict")), "att-1", ek, ak, None)
+    assert (
+        enroll(Verifier(Store(tmp_path / "tofu"), insecure_trust_any_ek=True), "att-1", t).status == ENROLLED
+    )
+
+
+def test_an_enrolled_node_is_quarantined_once_its_manufacturer_is_no_longer_trusted(verifier, tpms):
+    t = tpms("a")
+    enroll(verifier, "att-1", t)
+    assert enroll(verifier, "att-1", t) is None  # enrolled, no new challenge
+    (verifier.store.ek_trust_dir / "vendor.pem").unlink()
+    with pytest.raises(Refused, match="not signed by a manufacturer CA"):
+        enroll(verifier, "att-1", t)
+    assert verifier.status("att-1")["status"] == QUARANTINED
+
+
+def test_a_trust_store_file_that_is_not_pem_is_a_clear_error(verifier, tpms):
+    t = tpms("a")
+    (verifier.store.ek_trust_dir / "broken.pem").write_text("not a certificate")
+    with pytest.raises(VerifierError, match=r"trust store file .*broken.pem is not PEM certificates"):
+        enroll(verifier, "att-1", t)

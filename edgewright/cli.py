@@ -9,7 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from edgewright.lab import capabilities, podman
+from edgewright.attest.manufacturer import ManufacturerError
+from edgewright.lab import capabilities, podman, tpm
 from edgewright.lab.image import IMAGE, ensure_image
 from edgewright.lab.kube import DEFAULT_PORT_BASE, ControlPlane, ControlPlaneError
 from edgewright.lab.lab import (
@@ -117,6 +118,21 @@ def register_lab(commands: argparse._SubParsersAction) -> None:
         if verb == "status":
             sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
     lab_commands.add_parser("image", help="build the lab's node image unless it is already there")
+    tpm_cmd = lab_commands.add_parser(
+        "tpm",
+        help="give running node-image containers new TPMs from a manufacturer the verifier trusts "
+        "(`lab up` does this for its own nodes)",
+    )
+    tpm_cmd.add_argument("containers", nargs="+", metavar="CONTAINER")
+    tpm_cmd.add_argument(
+        "--manufacturer",
+        type=Path,
+        required=True,
+        help="the manufacturer's directory (its CA, made on first use)",
+    )
+    tpm_cmd.add_argument(
+        "--verifier", type=Path, required=True, help="the verifier's store, whose trust store gets the CA"
+    )
     lab_commands.add_parser(
         "check", help="prove this machine can run the lab: rootful podman with runc, TUN, container DNS"
     )
@@ -138,6 +154,12 @@ def check_capabilities() -> int:
 
 
 def run_lab(args: argparse.Namespace) -> int:
+    if args.lab_command == "tpm":
+        manufacturer = tpm.trusted_manufacturer(args.manufacturer, args.verifier)
+        for container in args.containers:
+            tpm.install(container, manufacturer, running=True)
+            print(f"{container}: a new TPM from {args.manufacturer}")
+        return 0
     if args.lab_command == "image":
         podman.ensure_usable()
         built = ensure_image(log=lambda line: print(line, file=sys.stderr))
@@ -179,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (LabError, ControlPlaneError, podman.PodmanError) as exc:
+    except (LabError, ControlPlaneError, podman.PodmanError, ManufacturerError) as exc:
         print(f"edgewright: error: {exc}", file=sys.stderr)
         return 2
 

@@ -23,7 +23,7 @@ import yaml
 
 from edgewright.attest.store import Store
 from edgewright.attest.verifier import Verifier
-from edgewright.lab import podman
+from edgewright.lab import podman, tpm
 from edgewright.lab.image import IMAGE, current_digest, ensure_image
 from edgewright.lab.kube import DEFAULT_PORT_BASE, ControlPlane, ControlPlaneSpec, Ports, binaries_dir
 
@@ -32,6 +32,7 @@ INDEX_LABEL = "io.edgewright.node-index"
 KEY_LABEL = "io.edgewright.ssh-key"
 KUBELET_LABEL = "io.edgewright.kubelet-ready"
 IMAGE_LABEL = "io.edgewright.image-recipe"
+TPM_LABEL = "io.edgewright.tpm"
 MAX_NODES = 50
 DEFAULT_NAME = "edge"
 DEFAULT_SUBNET = "10.231.0.0/24"
@@ -275,6 +276,9 @@ class Lab:
                 f"{'with' if self.spec.kubernetes else 'without'} what a kubelet needs",
             ),
             IMAGE_LABEL: (current_digest() or "", "from the current node image"),
+            # Nodes made before the lab manufactured their TPMs have no EK certificate, which the verifier
+            # now requires.
+            TPM_LABEL: ("manufactured", "its TPM has no EK certificate from the lab's manufacturer"),
         }
 
     def _ensure_node(
@@ -296,8 +300,7 @@ class Lab:
         self.log(f"creating {name} at {self.spec.node_address(index)}")
         ca_bundle = "/etc/ssl/certs/ca-certificates.crt"
         args = [
-            "run",
-            "--detach",
+            "create",
             "--name",
             name,
             "--hostname",
@@ -336,6 +339,13 @@ class Lab:
             # podman's own MAC for each node.
             args += ["--volume", "/dev/null:/etc/systemd/network/99-default.link:ro"]
         podman.run([*args, IMAGE])
+        # The node's virtual TPM comes from the lab's manufacturer, as a hardware TPM comes from its vendor:
+        # its state, with an EK certificate in its NV index, is in place before swtpm first starts.
+        manufacturer = tpm.trusted_manufacturer(
+            state_dir(self.spec.name) / "tpm-manufacturer", state_dir(self.spec.name) / "verifier"
+        )
+        tpm.install(name, manufacturer, running=False)
+        podman.run(["start", name])
 
     @property
     def _kubelet_ready(self) -> str:

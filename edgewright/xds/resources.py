@@ -239,13 +239,18 @@ def ads_bootstrap(
     cluster: str = "edgewright",
     tls_ca: str | None = None,
     tls_server_name: str | None = None,
+    client_cert: str | None = None,
+    client_key: str | None = None,
 ) -> dict[str, Any]:
     """A minimal Envoy bootstrap that takes everything from the ADS server at SERVER (host, port).
 
     The admin interface listens on loopback only: it can change the proxy's state and must not be reachable
     from the network. With TLS_CA (a CA bundle path), Envoy talks TLS to the server and accepts it only with
-    a certificate from that CA for TLS_SERVER_NAME (the server's host by default).
+    a certificate from that CA for TLS_SERVER_NAME (the server's host by default), presenting the node's
+    own CLIENT_CERT and CLIENT_KEY (PEM paths), which the server requires. Without TLS_CA it is plaintext.
     """
+    if (client_cert is None) != (client_key is None) or (client_cert and not tls_ca):
+        raise ValueError("a client certificate and key go together, and only with tls_ca")
     host, port = server
     bootstrap = {
         "node": {"id": node_id, "cluster": cluster},
@@ -293,14 +298,17 @@ def ads_bootstrap(
     }
     if tls_ca:
         bootstrap["static_resources"]["clusters"][0]["transport_socket"] = xds_tls_socket(
-            tls_ca, tls_server_name or host
+            tls_ca, tls_server_name or host, client_cert, client_key
         )
     return bootstrap
 
 
-def xds_tls_socket(ca_file: str, server_name: str) -> dict[str, Any]:
-    """The TLS transport socket of the xds cluster: the server must prove SERVER_NAME with CA_FILE's CA."""
-    return {
+def xds_tls_socket(
+    ca_file: str, server_name: str, client_cert: str | None = None, client_key: str | None = None
+) -> dict[str, Any]:
+    """The TLS transport socket of the xds cluster: the server must prove SERVER_NAME with CA_FILE's CA;
+    the node proves itself with CLIENT_CERT/CLIENT_KEY when given."""
+    socket = {
         "name": "envoy.transport_sockets.tls",
         "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
@@ -317,3 +325,8 @@ def xds_tls_socket(ca_file: str, server_name: str) -> dict[str, Any]:
             },
         },
     }
+    if client_cert and client_key:
+        socket["typed_config"]["common_tls_context"]["tls_certificates"] = [
+            {"certificate_chain": {"filename": client_cert}, "private_key": {"filename": client_key}}
+        ]
+    return socket

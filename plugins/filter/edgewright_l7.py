@@ -86,12 +86,25 @@ def envoy_ads_bootstrap(
     cluster: str = "edgewright",
     tls_ca: str = "",
     tls_server_name: str = "",
+    client_cert: str = "",
+    client_key: str = "",
 ) -> dict[str, Any]:
-    """The bootstrap of an Envoy that takes its configuration from the control plane at HOST:PORT."""
+    """The bootstrap of an Envoy that takes its configuration from the control plane at HOST:PORT, over mutual
+    TLS when TLS_CA and the node's CLIENT_CERT/CLIENT_KEY are given, else plaintext."""
     _require()
-    return ads_bootstrap(
-        node_id, (host, int(port)), int(admin_port), cluster, tls_ca or None, tls_server_name or None
-    )
+    try:
+        return ads_bootstrap(
+            node_id,
+            (host, int(port)),
+            int(admin_port),
+            cluster,
+            tls_ca or None,
+            tls_server_name or None,
+            client_cert or None,
+            client_key or None,
+        )
+    except ValueError as err:
+        raise AnsibleFilterError(f"edgewright_ads_bootstrap: {err}") from None
 
 
 def bad_networks(values: Any) -> list[Any]:

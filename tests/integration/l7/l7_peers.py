@@ -113,6 +113,55 @@ def ca_and_server_cert(workdir: Path, name: str, ip: str) -> tuple[Path, Path, P
     return paths
 
 
+def node_client_cert(ca_dir: Path, node: str, workdir: Path) -> tuple[Path, Path]:
+    """A key made here, as a node makes its own, and a client certificate for NODE from the client CA in
+    CA_DIR (made there if missing): (cert.pem, key.pem)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from edgewright.xds.identity import ensure_client_ca, issue_client_certificate
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, node)]))
+        .sign(key, hashes.SHA256())
+    )
+    cert = issue_client_certificate(ensure_client_ca(ca_dir), csr, node, datetime.timedelta(hours=1))
+    paths = (workdir / f"{node}-client.pem", workdir / f"{node}-client-key.pem")
+    paths[0].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths
+
+
+class MutualTls:
+    """What a control plane over mutual TLS on loopback needs, and what a node needs to reach it: a server
+    certificate (its CA given to the nodes) and the site's client CA with certificates for named nodes."""
+
+    def __init__(self, workdir: Path) -> None:
+        from edgewright.xds.identity import CA_CERT, ensure_client_ca
+        from edgewright.xds.server import ServerTls
+
+        self.workdir = workdir
+        self.server_ca, cert, key = ca_and_server_cert(workdir, "site", "127.0.0.1")
+        self.client_ca_dir = workdir / "client-ca"
+        ensure_client_ca(self.client_ca_dir)
+        self.server_tls = ServerTls(cert, key, self.client_ca_dir / CA_CERT)
+
+    def node_settings(self, node: str) -> dict[str, str]:
+        """ads_bootstrap's TLS arguments for NODE, with a certificate of its own."""
+        cert, key = node_client_cert(self.client_ca_dir, node, self.workdir)
+        return {"tls_ca": str(self.server_ca), "client_cert": str(cert), "client_key": str(key)}
+
+
 class LocalEnvoy:
     """One Envoy process started from a bootstrap dict; stopped when the test ends."""
 

@@ -41,7 +41,8 @@ class XdsMetrics:
         )
         self.refused = Counter(
             "edgewright_xds_refused_streams",
-            "ADS streams refused, by reason (no_node_certificate, node_id_mismatch, no_node_id)",
+            "ADS streams refused or ended, by reason (no_node_certificate, node_id_mismatch, no_node_id, "
+            "certificate_expired)",
             ["reason"],
             registry=self.registry,
         )
@@ -63,7 +64,7 @@ class XdsMetrics:
         )
         self.source_reloads.labels("ok")
         self.source_reloads.labels("error")
-        for reason in ("no_node_certificate", "node_id_mismatch", "no_node_id"):
+        for reason in ("no_node_certificate", "node_id_mismatch", "no_node_id", "certificate_expired"):
             self.refused.labels(reason)
 
 

@@ -61,12 +61,22 @@ def node_of_certificate(cert: x509.Certificate) -> str | None:
     return nodes[0]
 
 
-def node_of_pem(pem: bytes) -> str | None:
-    """The node named by a PEM client certificate (as gRPC hands the peer's over), or None."""
+@dataclass(frozen=True)
+class PeerIdentity:
+    """The node a client certificate names, and when the certificate lapses."""
+
+    node: str
+    not_after: datetime.datetime
+
+
+def identity_of_pem(pem: bytes) -> PeerIdentity | None:
+    """Who a PEM client certificate (as gRPC hands the peer's over) names, or None when it names no node."""
     try:
-        return node_of_certificate(x509.load_pem_x509_certificate(pem))
+        cert = x509.load_pem_x509_certificate(pem)
     except ValueError:
         return None
+    node = node_of_certificate(cert)
+    return PeerIdentity(node, cert.not_valid_after_utc) if node else None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ certificate names. Plaintext, where any client can claim any node.id, is only by
 
 from __future__ import annotations
 
+import datetime
 import logging
 import queue
 import threading
@@ -25,7 +26,7 @@ import grpc
 import yaml
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 
-from edgewright.xds.identity import node_of_pem
+from edgewright.xds.identity import PeerIdentity, identity_of_pem
 from edgewright.xds.model import Source, SourceError, parse_source
 from edgewright.xds.resources import TYPE_ORDER, Snapshot, snapshot
 
@@ -129,10 +130,10 @@ class AggregatedDiscovery(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
             self._nonce += 1
             return str(self._nonce)
 
-    def _certified_node(self, context) -> str | None:
-        """The node the peer's client certificate names (the TLS handshake checked it against the CA)."""
+    def _peer_identity(self, context) -> PeerIdentity | None:
+        """Who the peer's client certificate names (the TLS handshake checked it against the CA)."""
         pems = context.auth_context().get("x509_pem_cert") or []
-        return node_of_pem(pems[0]) if pems else None
+        return identity_of_pem(pems[0]) if pems else None
 
     def _refuse(self, context, code: grpc.StatusCode, reason: str, message: str) -> None:
         log.warning("refused an ADS stream from %s: %s", context.peer(), message)
@@ -142,22 +143,32 @@ class AggregatedDiscovery(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
     def StreamAggregatedResources(
         self, request_iterator, context
     ) -> Iterator[discovery_pb2.DiscoveryResponse]:
-        certified = None
+        certified, expires = None, None
         if not self.insecure_plaintext:
-            certified = self._certified_node(context)
-            if certified is None:
+            identity = self._peer_identity(context)
+            if identity is None:
                 self._refuse(
                     context,
                     grpc.StatusCode.UNAUTHENTICATED,
                     "no_node_certificate",
                     "the client certificate names no node (SAN URI edgewright://node/NAME)",
                 )
+            certified, expires = identity.node, identity.not_after
         inbox: queue.Queue = queue.Queue()
         threading.Thread(target=_pump, args=(request_iterator, inbox), daemon=True).start()
         node_id: str | None = None
         states: dict[str, _TypeState] = {}
         try:
             while context.is_active():
+                # TLS checked the certificate once, at the handshake: a stream outliving it is ended, so a
+                # node that is no longer given a certificate (quarantined) does not keep its configuration.
+                if expires is not None and datetime.datetime.now(datetime.UTC) >= expires:
+                    self._refuse(
+                        context,
+                        grpc.StatusCode.UNAUTHENTICATED,
+                        "certificate_expired",
+                        f"the client certificate of {certified} expired at {expires.isoformat()}",
+                    )
                 try:
                     item = inbox.get(timeout=1.0)
                 except queue.Empty:
@@ -251,7 +262,8 @@ class AggregatedDiscovery(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         """A stream of NODE_ID ended; FORGOTTEN when the cache dropped the node's state."""
 
     def _refused(self, reason: str) -> None:
-        """A stream was refused, for REASON (no_node_certificate, node_id_mismatch, no_node_id)."""
+        """A stream was refused or ended, for REASON (no_node_certificate, node_id_mismatch, no_node_id,
+        certificate_expired)."""
 
     def _nacked(self, node_id: str, type_url: str) -> None:
         """NODE_ID rejected the last response of TYPE_URL."""

@@ -17,10 +17,10 @@ from edgewright.xds.identity import (
     CA_KEY,
     IdentityError,
     ensure_client_ca,
+    identity_of_pem,
     issue_client_certificate,
     load_csr,
     node_of_certificate,
-    node_of_pem,
     renewal_reason,
 )
 
@@ -69,7 +69,8 @@ def test_the_certificate_names_the_node_and_takes_only_the_key_from_the_csr(ca):
     pem, key = _csr(cn="edge-2", sans=[x509.UniformResourceIdentifier("edgewright://node/edge-2")])
     cert = issue_client_certificate(ca, load_csr(pem, "edge-1"), "edge-1", DAY, now=NOW)
     assert node_of_certificate(cert) == "edge-1"
-    assert node_of_pem(_pem(cert).encode()) == "edge-1"
+    assert identity_of_pem(_pem(cert).encode()).node == "edge-1"
+    assert identity_of_pem(_pem(cert).encode()).not_after == NOW + DAY
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "edge-1"
     assert cert.public_key() == key.public_key()
     assert cert.issuer == ca.cert.subject
@@ -110,8 +111,8 @@ def test_a_certificate_without_exactly_one_node_uri_names_no_node(sans):
     assert node_of_certificate(builder.sign(key, hashes.SHA256())) is None
 
 
-def test_node_of_pem_is_none_for_what_is_not_a_certificate():
-    assert node_of_pem(b"not a certificate") is None
+def test_identity_of_pem_is_none_for_what_is_not_a_certificate():
+    assert identity_of_pem(b"not a certificate") is None
 
 
 def test_bad_csrs_are_refused_naming_the_node():

@@ -113,9 +113,9 @@ def ca_and_server_cert(workdir: Path, name: str, ip: str) -> tuple[Path, Path, P
     return paths
 
 
-def node_client_cert(ca_dir: Path, node: str, workdir: Path) -> tuple[Path, Path]:
+def node_client_cert(ca_dir: Path, node: str, workdir: Path, lifetime_s: float = 3600) -> tuple[Path, Path]:
     """A key made here, as a node makes its own, and a client certificate for NODE from the client CA in
-    CA_DIR (made there if missing): (cert.pem, key.pem)."""
+    CA_DIR (made there if missing), valid for LIFETIME_S seconds: (cert.pem, key.pem)."""
     import datetime
 
     from cryptography import x509
@@ -131,7 +131,9 @@ def node_client_cert(ca_dir: Path, node: str, workdir: Path) -> tuple[Path, Path
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, node)]))
         .sign(key, hashes.SHA256())
     )
-    cert = issue_client_certificate(ensure_client_ca(ca_dir), csr, node, datetime.timedelta(hours=1))
+    cert = issue_client_certificate(
+        ensure_client_ca(ca_dir), csr, node, datetime.timedelta(seconds=lifetime_s)
+    )
     paths = (workdir / f"{node}-client.pem", workdir / f"{node}-client-key.pem")
     paths[0].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(

@@ -92,6 +92,21 @@ def _ask(channel: grpc.Channel, node_ids: list[str]) -> list[discovery_pb2.Disco
     return list(stub.StreamAggregatedResources(iter(requests), timeout=10))
 
 
+def test_a_stream_is_ended_when_its_client_certificate_expires(site):
+    # TLS checks a certificate at the handshake only; the server ends a stream that outlives it.
+    brief = node_client_cert(site.client_ca_dir, "edge-a", site.workdir, lifetime_s=3)
+    stub = ads_pb2_grpc.AggregatedDiscoveryServiceStub(site.channel(brief))
+    requests: queue.Queue = queue.Queue()
+    responses = stub.StreamAggregatedResources(iter(requests.get, None), timeout=30)
+    requests.put(discovery_pb2.DiscoveryRequest(node=base_pb2.Node(id="edge-a"), type_url=LISTENER))
+    assert len(next(responses).resources) == 1  # served while the certificate is valid
+    with pytest.raises(grpc.RpcError) as ended:
+        next(responses)
+    assert ended.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "the client certificate of edge-a expired at" in ended.value.details()
+    requests.put(None)
+
+
 def _no_configuration(envoy) -> bool:
     """Envoy has taken no listener from the control plane and is not ready."""
     if '"dynamic_listeners"' in envoy.admin("config_dump?resource=dynamic_listeners"):

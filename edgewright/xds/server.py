@@ -197,7 +197,8 @@ class AggregatedDiscovery(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
                             "the first request must carry node.id",
                         )
                     node_id = request.node.id
-                    log.info("node %s connected", node_id)
+                    until = f" (client certificate valid until {expires.isoformat()})" if expires else ""
+                    log.info("node %s connected%s", node_id, until)
                     self._cache.watch(node_id, inbox)
                     self._stream_opened(node_id)
                 response = self._answer(node_id, request, states)
@@ -348,6 +349,7 @@ def start_server(
     tls: ServerTls | None = None,
     discovery: AggregatedDiscovery | None = None,
     insecure_plaintext: bool = False,
+    max_connection_age_s: float = 900.0,
 ) -> tuple[grpc.Server, int]:
     """Serve ADS on LISTEN ('host:port'; port 0 picks one) over mutual TLS (TLS), or, only when
     INSECURE_PLAINTEXT says so, over plaintext gRPC trusting each client's node.id. Returns the server and
@@ -356,14 +358,21 @@ def start_server(
     Each connected Envoy holds one worker thread for its stream; a node beyond MAX_NODES is refused with
     RESOURCE_EXHAUSTED (Envoy retries) rather than left hanging. DISCOVERY replaces the plain servicer over
     CACHE (e.g. one that counts, for metrics).
+
+    A connection is closed (gracefully: its streams finish first) after MAX_CONNECTION_AGE_S: TLS checks a
+    client certificate only at the handshake, so this is how a renewed certificate is taken up and an
+    expired one shut out, since Envoy opens new streams on the connection it has.
     """
     if (tls is None) != insecure_plaintext:
         raise ValueError("serve ADS either over mutual TLS (tls) or, explicitly, with insecure_plaintext")
     discovery = discovery or AggregatedDiscovery(cache, insecure_plaintext=insecure_plaintext)
     if discovery.insecure_plaintext != insecure_plaintext:
         raise ValueError("the discovery servicer and the server disagree on insecure_plaintext")
+    age_ms = int(max_connection_age_s * 1000)
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_nodes + 1), maximum_concurrent_rpcs=max_nodes
+        futures.ThreadPoolExecutor(max_workers=max_nodes + 1),
+        maximum_concurrent_rpcs=max_nodes,
+        options=[("grpc.max_connection_age_ms", age_ms), ("grpc.max_connection_age_grace_ms", age_ms)],
     )
     ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(discovery, server)
     if tls is not None:

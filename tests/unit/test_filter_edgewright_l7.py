@@ -44,24 +44,25 @@ def test_the_ads_bootstrap_presents_the_nodes_certificate_over_mutual_tls():
         18000,
         9901,
         tls_ca="/etc/ca.pem",
-        client_cert="/etc/envoy/xds-client/cert.pem",
-        client_key="/etc/envoy/xds-client/key.pem",
+        client_identity_dir="/etc/envoy/xds-client",
     )
-    tls = bootstrap["static_resources"]["clusters"][0]["transport_socket"]["typed_config"][
-        "common_tls_context"
-    ]
+    cluster = bootstrap["static_resources"]["clusters"][0]
+    tls = cluster["transport_socket"]["typed_config"]["common_tls_context"]
     assert tls["validation_context"]["trusted_ca"] == {"filename": "/etc/ca.pem"}
-    assert tls["tls_certificates"] == [
-        {
-            "certificate_chain": {"filename": "/etc/envoy/xds-client/cert.pem"},
-            "private_key": {"filename": "/etc/envoy/xds-client/key.pem"},
-        }
-    ]
+    (secret_config,) = tls["tls_certificate_sds_secret_configs"]
+    assert secret_config["sds_config"]["path_config_source"] == {
+        "path": "/etc/envoy/xds-client/sds.json",
+        "watched_directory": {"path": "/etc/envoy/xds-client"},
+    }
+    (secret,) = filters.xds_client_secret("/etc/envoy/xds-client")["resources"]
+    assert secret["name"] == secret_config["name"]
+    assert secret["tls_certificate"]["certificate_chain"] == {"filename": "/etc/envoy/xds-client/cert.pem"}
+    assert secret["tls_certificate"]["private_key"] == {"filename": "/etc/envoy/xds-client/key.pem"}
     plaintext = filters.envoy_ads_bootstrap("edge-1", "10.0.0.1", 18000, 9901)
     assert "transport_socket" not in plaintext["static_resources"]["clusters"][0]
-    with pytest.raises(AnsibleFilterError, match="a client certificate and key go together"):
+    with pytest.raises(AnsibleFilterError, match="a client identity goes only with tls_ca"):
         filters.envoy_ads_bootstrap(
-            "edge-1", "10.0.0.1", 18000, 9901, client_cert="/c.pem", client_key="/k.pem"
+            "edge-1", "10.0.0.1", 18000, 9901, client_identity_dir="/etc/envoy/xds-client"
         )
 
 

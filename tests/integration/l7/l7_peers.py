@@ -17,7 +17,9 @@ import threading
 import urllib.request
 from pathlib import Path
 
+import grpc
 import pytest
+from cryptography import x509
 from waiting import wait_for
 
 
@@ -113,19 +115,39 @@ def ca_and_server_cert(workdir: Path, name: str, ip: str) -> tuple[Path, Path, P
     return paths
 
 
-def node_client_cert(ca_dir: Path, node: str, workdir: Path, lifetime_s: float = 3600) -> tuple[Path, Path]:
-    """A key made here, as a node makes its own, and a client certificate for NODE from the client CA in
-    CA_DIR (made there if missing), valid for LIFETIME_S seconds: (cert.pem, key.pem)."""
+def node_identity(ca_dir: Path, node: str, workdir: Path, lifetime_s: float = 3600) -> Path:
+    """A node's xDS client identity laid out as the envoy role does, in a new directory under WORKDIR: a key
+    made here (as a node makes its own), a certificate for NODE from the client CA in CA_DIR (made there if
+    missing) valid for LIFETIME_S seconds, and the SDS file Envoy reads them through."""
+    import tempfile
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from edgewright.xds.resources import client_identity_secret
+
+    directory = Path(tempfile.mkdtemp(prefix=f"{node}-identity-", dir=workdir))
+    key = ec.generate_private_key(ec.SECP256R1())
+    (directory / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    renew_identity(ca_dir, node, directory, lifetime_s)
+    (directory / "sds.json").write_text(json.dumps(client_identity_secret(str(directory))))
+    return directory
+
+
+def renew_identity(ca_dir: Path, node: str, directory: Path, lifetime_s: float) -> x509.Certificate:
+    """A new certificate for the key in DIRECTORY, moved in by a rename as Ansible's copy does."""
     import datetime
 
-    from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     from edgewright.xds.identity import ensure_client_ca, issue_client_certificate
 
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = serialization.load_pem_private_key((directory / "key.pem").read_bytes(), password=None)
     csr = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, node)]))
@@ -134,14 +156,19 @@ def node_client_cert(ca_dir: Path, node: str, workdir: Path, lifetime_s: float =
     cert = issue_client_certificate(
         ensure_client_ca(ca_dir), csr, node, datetime.timedelta(seconds=lifetime_s)
     )
-    paths = (workdir / f"{node}-client.pem", workdir / f"{node}-client-key.pem")
-    paths[0].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+    staged = directory / ".cert.pem.new"
+    staged.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    staged.rename(directory / "cert.pem")
+    return cert
+
+
+def identity_credentials(server_ca: Path, identity: Path | None) -> grpc.ChannelCredentials:
+    """gRPC channel credentials of a node with IDENTITY (a node_identity directory), or of one without."""
+    if identity is None:
+        return grpc.ssl_channel_credentials(server_ca.read_bytes())
+    return grpc.ssl_channel_credentials(
+        server_ca.read_bytes(), (identity / "key.pem").read_bytes(), (identity / "cert.pem").read_bytes()
     )
-    return paths
 
 
 class MutualTls:
@@ -159,9 +186,13 @@ class MutualTls:
         self.server_tls = ServerTls(cert, key, self.client_ca_dir / CA_CERT)
 
     def node_settings(self, node: str) -> dict[str, str]:
-        """ads_bootstrap's TLS arguments for NODE, with a certificate of its own."""
-        cert, key = node_client_cert(self.client_ca_dir, node, self.workdir)
-        return {"tls_ca": str(self.server_ca), "client_cert": str(cert), "client_key": str(key)}
+        """ads_bootstrap's TLS arguments for NODE, with an identity of its own."""
+        identity = node_identity(self.client_ca_dir, node, self.workdir)
+        return {"tls_ca": str(self.server_ca), "client_identity_dir": str(identity)}
+
+    def credentials(self, node: str) -> grpc.ChannelCredentials:
+        """gRPC channel credentials of NODE, with an identity of its own."""
+        return identity_credentials(self.server_ca, node_identity(self.client_ca_dir, node, self.workdir))
 
 
 class LocalEnvoy:

@@ -379,7 +379,7 @@ def test_sidecar_takes_listeners_from_xds_and_switches_routing_live(lab, tmp_pat
         assert json.loads(node("l7-4", "cat", "/var/lib/edgewright/lifecycle.json"))["stage"] == "serving"
 
         # A run that finds the certificate due (here: a renewal window longer than its lifetime left)
-        # renews it over the same key; Envoy takes it and is served again.
+        # renews it over the same key, and Envoy loads it without a restart.
         sidecar["hosts"]["l7-4"].update(envoy_xds_client_cert_hours=48, envoy_xds_client_cert_renew_hours=47)
         lab.playbook("playbooks/sidecars.yml", sidecar, limit="l7-4")
         renewed = x509.load_pem_x509_certificate(
@@ -388,7 +388,12 @@ def test_sidecar_takes_listeners_from_xds_and_switches_routing_live(lab, tmp_pat
         assert renewed.serial_number != node_cert.serial_number
         assert renewed.not_valid_after_utc > node_cert.not_valid_after_utc
         assert renewed.public_key() == node_cert.public_key()
-        assert wait_for(lambda: http_get(API, 15080) == "api", "the sidecar served again after renewal")
+        assert wait_for(
+            lambda: f"{renewed.serial_number:x}" in node("l7-4", "curl", "-s", "http://127.0.0.1:9901/certs"),
+            "Envoy to load the renewed certificate",
+        )
+        assert node("l7-4", "systemctl", "show", "--property", "MainPID", "envoy") == pid
+        assert http_get(API, 15080) == "api"
     finally:
         server.stop(grace=0)
 

@@ -6,7 +6,6 @@ import os
 import queue
 import time
 import urllib.request
-from pathlib import Path
 
 import grpc
 import pytest
@@ -104,12 +103,7 @@ def test_nacks_and_refusals_are_counted_and_a_departed_nodes_series_go(tmp_path)
     server, port = start_server(
         cache, "127.0.0.1:0", tls=tls.server_tls, discovery=InstrumentedDiscovery(cache, metrics)
     )
-    node = tls.node_settings("edge-9")
-    credentials = grpc.ssl_channel_credentials(
-        Path(node["tls_ca"]).read_bytes(),
-        Path(node["client_key"]).read_bytes(),
-        Path(node["client_cert"]).read_bytes(),
-    )
+    credentials = tls.credentials("edge-9")
 
     def value(name: str, **labels: str) -> float | None:
         return metrics.registry.get_sample_value(name, labels)

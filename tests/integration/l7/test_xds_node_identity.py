@@ -15,9 +15,16 @@ import grpc
 import pytest
 from envoy.config.core.v3 import base_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
-from l7_peers import ca_and_server_cert, http_get, node_client_cert, wait_for
+from l7_peers import (
+    ca_and_server_cert,
+    http_get,
+    identity_credentials,
+    node_identity,
+    renew_identity,
+    wait_for,
+)
 
-from edgewright.xds.identity import CA_CERT
+from edgewright.xds.identity import CA_CERT, ensure_client_ca
 from edgewright.xds.model import parse_source
 from edgewright.xds.resources import LISTENER, ads_bootstrap
 from edgewright.xds.server import ServerTls, SnapshotCache, start_server
@@ -54,27 +61,30 @@ class Site:
         self.workdir = workdir
         self.server_ca, cert, key = ca_and_server_cert(workdir, "site", "127.0.0.1")
         self.client_ca_dir = workdir / "client-ca"
-        node_client_cert(self.client_ca_dir, "unused", workdir)  # makes the client CA
+        ensure_client_ca(self.client_ca_dir)
         self.cache = SnapshotCache(parse_source(_source()))
+        # Connections are closed after 2 s (900 by default), so a renewed certificate is taken up quickly.
         self.server, self.port = start_server(
-            self.cache, "127.0.0.1:0", tls=ServerTls(cert, key, self.client_ca_dir / CA_CERT)
+            self.cache,
+            "127.0.0.1:0",
+            tls=ServerTls(cert, key, self.client_ca_dir / CA_CERT),
+            max_connection_age_s=2,
         )
 
-    def bootstrap(self, node_id: str, admin_port: int, client: tuple[Path, Path] | None) -> dict:
-        cert, key = (str(p) for p in client) if client else (None, None)
+    def identity(self, node: str, lifetime_s: float = 3600) -> Path:
+        return node_identity(self.client_ca_dir, node, self.workdir, lifetime_s)
+
+    def bootstrap(self, node_id: str, admin_port: int, identity: Path | None) -> dict:
         return ads_bootstrap(
             node_id,
             ("127.0.0.1", self.port),
             admin_port,
             tls_ca=str(self.server_ca),
-            client_cert=cert,
-            client_key=key,
+            client_identity_dir=str(identity) if identity else None,
         )
 
-    def channel(self, client: tuple[Path, Path] | None) -> grpc.Channel:
-        chain, key = (p.read_bytes() for p in client) if client else (None, None)
-        credentials = grpc.ssl_channel_credentials(self.server_ca.read_bytes(), key, chain)
-        return grpc.secure_channel(f"127.0.0.1:{self.port}", credentials)
+    def channel(self, identity: Path | None) -> grpc.Channel:
+        return grpc.secure_channel(f"127.0.0.1:{self.port}", identity_credentials(self.server_ca, identity))
 
 
 @pytest.fixture
@@ -94,7 +104,7 @@ def _ask(channel: grpc.Channel, node_ids: list[str]) -> list[discovery_pb2.Disco
 
 def test_a_stream_is_ended_when_its_client_certificate_expires(site):
     # TLS checks a certificate at the handshake only; the server ends a stream that outlives it.
-    brief = node_client_cert(site.client_ca_dir, "edge-a", site.workdir, lifetime_s=3)
+    brief = site.identity("edge-a", lifetime_s=3)
     stub = ads_pb2_grpc.AggregatedDiscoveryServiceStub(site.channel(brief))
     requests: queue.Queue = queue.Queue()
     responses = stub.StreamAggregatedResources(iter(requests.get, None), timeout=30)
@@ -105,6 +115,25 @@ def test_a_stream_is_ended_when_its_client_certificate_expires(site):
     assert ended.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert "the client certificate of edge-a expired at" in ended.value.details()
     requests.put(None)
+
+
+def test_a_renewed_certificate_is_taken_up_without_a_restart(site, envoy_factory, caplog):
+    caplog.set_level(logging.INFO, logger="edgewright.xds")
+    identity = site.identity("edge-a", lifetime_s=4)
+    envoy = envoy_factory(site.bootstrap("edge-a", 18916, identity), 18916)
+    assert wait_for(lambda: http_get(f"http://127.0.0.1:{PORTS['edge-a']}/") == "web", "edge-a's listener")
+    renewed = renew_identity(site.client_ca_dir, "edge-a", identity, lifetime_s=3600)
+    # Envoy reloads the pair (its /certs shows the new serial); once the brief certificate has expired
+    # and the server has closed the old connection, the node is connected on the renewed one.
+    assert wait_for(lambda: f"{renewed.serial_number:x}" in envoy.admin("certs"), "Envoy to load the renewal")
+    until = (
+        f"node edge-a connected (client certificate valid until {renewed.not_valid_after_utc.isoformat()})"
+    )
+    assert wait_for(lambda: any(r.getMessage() == until for r in caplog.records), "a stream on the renewal")
+    pid = envoy.proc.pid
+    assert wait_for(lambda: _stat(envoy, "control_plane.connected_state") == 1, "Envoy to be connected")
+    assert envoy.proc.pid == pid and envoy.proc.poll() is None
+    assert http_get(f"http://127.0.0.1:{PORTS['edge-a']}/") == "web"
 
 
 def _no_configuration(envoy) -> bool:
@@ -119,16 +148,14 @@ def _no_configuration(envoy) -> bool:
 
 
 def test_a_node_gets_its_listeners_and_not_another_nodes(site, envoy_factory):
-    envoy_factory(
-        site.bootstrap("edge-a", 18911, node_client_cert(site.client_ca_dir, "edge-a", site.workdir)), 18911
-    )
+    envoy_factory(site.bootstrap("edge-a", 18911, site.identity("edge-a")), 18911)
     assert wait_for(lambda: http_get(f"http://127.0.0.1:{PORTS['edge-a']}/") == "web", "edge-a's listener")
     with pytest.raises(OSError):
         http_get(f"http://127.0.0.1:{PORTS['edge-b']}/")
 
 
 def test_a_node_asking_for_another_node_id_is_refused_and_gets_nothing(site, envoy_factory, caplog):
-    edge_a = node_client_cert(site.client_ca_dir, "edge-a", site.workdir)
+    edge_a = site.identity("edge-a")
     caplog.set_level(logging.WARNING, logger="edgewright.xds")
 
     # A gRPC client with edge-a's certificate: its own node first, then edge-b on the same stream.
@@ -153,8 +180,7 @@ def test_a_node_asking_for_another_node_id_is_refused_and_gets_nothing(site, env
 
 
 def test_a_client_without_a_certificate_from_the_client_ca_fails_the_handshake(site, envoy_factory):
-    (site.workdir / "other").mkdir()
-    stranger = node_client_cert(site.workdir / "other" / "ca", "edge-a", site.workdir / "other")
+    stranger = node_identity(site.workdir / "other-ca", "edge-a", site.workdir)
     for client in (None, stranger):
         with site.channel(client) as channel, pytest.raises(grpc.RpcError) as failed:
             _ask(channel, ["edge-a"])
@@ -219,7 +245,7 @@ def _announce(channel: grpc.Channel, count: int, prefix: str, threads: int = 4) 
 def test_ten_thousand_fake_node_ids_leave_no_state(site, caplog):
     # pytest keeps every captured log record in memory, which would count 10,000 refusals against the server.
     caplog.set_level(logging.ERROR, logger="edgewright.xds")
-    edge_a = node_client_cert(site.client_ca_dir, "edge-a", site.workdir)
+    edge_a = site.identity("edge-a")
     with site.channel(edge_a) as channel:
         _announce(channel, 200, "warmup")
         before = (_rss_kib(), site.cache.held_nodes())
@@ -252,9 +278,7 @@ def test_ten_thousand_fake_node_ids_leave_no_state(site, caplog):
 
 
 def test_a_node_removed_from_the_source_loses_its_listeners_and_then_its_state(site, envoy_factory):
-    envoy = envoy_factory(
-        site.bootstrap("edge-a", 18915, node_client_cert(site.client_ca_dir, "edge-a", site.workdir)), 18915
-    )
+    envoy = envoy_factory(site.bootstrap("edge-a", 18915, site.identity("edge-a")), 18915)
     assert wait_for(lambda: http_get(f"http://127.0.0.1:{PORTS['edge-a']}/") == "web", "edge-a's listener")
     site.cache.get("edge-b")  # edge-b's snapshot is held while the source names it
     assert site.cache.held_nodes() == ["edge-a", "edge-b"]

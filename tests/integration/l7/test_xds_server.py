@@ -147,12 +147,7 @@ def test_serve_command_refuses_a_bad_source_and_serves_a_good_one(tmp_path):
     try:
         import grpc
 
-        node = tls.node_settings("edge-1")
-        credentials = grpc.ssl_channel_credentials(
-            Path(node["tls_ca"]).read_bytes(),
-            Path(node["client_key"]).read_bytes(),
-            Path(node["client_cert"]).read_bytes(),
-        )
+        credentials = tls.credentials("edge-1")
         channel = grpc.secure_channel("127.0.0.1:18190", credentials)
         grpc.channel_ready_future(channel).result(timeout=15)
         channel.close()

@@ -56,6 +56,7 @@ try:
     from edgewright.xds.identity import (
         CA_CERT,
         IdentityError,
+        check_request,
         current_client_certificate,
         ensure_client_ca,
     )
@@ -82,8 +83,11 @@ def main():
         module.fail_json(msg=f"the controller needs the edgewright package: {IMPORT_ERROR}")
     p = module.params
     node = p["node"]
+    lifetime = datetime.timedelta(hours=p["lifetime_hours"])
+    renew_before = datetime.timedelta(hours=p["renew_hours"])
     try:
         Verifier(Store(p["verifier_dir"])).require_attested(node)
+        check_request(node, p["csr"], lifetime, renew_before)  # before the CA is made, if it is to be
         if module.check_mode and not (Path(p["ca_dir"]).expanduser() / CA_CERT).exists():
             module.exit_json(
                 changed=True,
@@ -93,14 +97,7 @@ def main():
                 ca_certificate="",
             )
         ca = ensure_client_ca(p["ca_dir"])
-        issued = current_client_certificate(
-            ca,
-            node,
-            p["csr"],
-            p["current"] or None,
-            datetime.timedelta(hours=p["lifetime_hours"]),
-            datetime.timedelta(hours=p["renew_hours"]),
-        )
+        issued = current_client_certificate(ca, node, p["csr"], p["current"] or None, lifetime, renew_before)
     except (Refused, IdentityError, StoreError, VerifierError, OSError) as err:
         module.fail_json(msg=f"no xDS client certificate for {node}: {err}")
     changed = issued.reason is not None

@@ -266,11 +266,7 @@ def current_client_certificate(
     """NODE's current certificate when it can stay, else a new one over the CSR's key. The caller has
     checked that NODE is attested."""
     now = now or datetime.datetime.now(datetime.UTC)
-    if not timedelta_ok(renew_before, lifetime):
-        raise IdentityError(
-            f"renew_before ({renew_before}) must be positive and shorter than lifetime ({lifetime})"
-        )
-    csr = load_csr(csr_pem, check_node_name(node))
+    csr = check_request(node, csr_pem, lifetime, renew_before)
     reason = renewal_reason(current_pem, ca, csr, node, renew_before, now)
     if reason is None:
         data = current_pem.encode() if isinstance(current_pem, str) else current_pem
@@ -280,5 +276,12 @@ def current_client_certificate(
     return Issued(cert.public_bytes(serialization.Encoding.PEM).decode(), reason, cert.not_valid_after_utc)
 
 
-def timedelta_ok(renew_before: datetime.timedelta, lifetime: datetime.timedelta) -> bool:
-    return datetime.timedelta(0) < renew_before < lifetime
+def check_request(
+    node: str, csr_pem: str | bytes, lifetime: datetime.timedelta, renew_before: datetime.timedelta
+) -> x509.CertificateSigningRequest:
+    """NODE's CSR when the node name, the CSR and the renewal window are usable; IdentityError otherwise."""
+    if not datetime.timedelta(0) < renew_before < lifetime:
+        raise IdentityError(
+            f"renew_before ({renew_before}) must be positive and shorter than lifetime ({lifetime})"
+        )
+    return load_csr(csr_pem, check_node_name(node))

@@ -335,11 +335,25 @@ def test_sidecar_takes_listeners_from_xds_and_switches_routing_live(lab, tmp_pat
                 }
             },
         }
-        # A node the verifier does not hold attested gets no client certificate, and nothing changes on it.
-        refused = lab.playbook("playbooks/sidecars.yml", sidecar, limit="l7-4", check=False)
-        assert refused.returncode != 0
-        assert "node l7-4 is not attested" in refused.stdout, refused.stdout[-4000:]
-        assert node("l7-4", "ls", "/etc/envoy/xds-client", check=False) == ""
+        # Bad input, and a node the verifier does not hold attested, are refused naming the problem, and
+        # nothing changes on the node (it has no client identity yet).
+        settings = sidecar["hosts"]["l7-4"]
+        for bad, message in (
+            ({"envoy_xds_tls_ca": ""}, "set envoy_xds_tls_ca"),
+            (
+                {"envoy_xds_insecure_plaintext": True},
+                "envoy_xds_insecure_plaintext: true without envoy_xds_tls_ca",
+            ),
+            ({"envoy_node_id": "l7-3"}, "envoy_node_id must be it"),
+            ({"envoy_xds_client_cert_renew_hours": 24}, "envoy_xds_client_cert_renew_hours (24) must be"),
+            ({}, "node l7-4 is not attested"),
+        ):
+            sidecar["hosts"]["l7-4"] = {**settings, **bad}
+            refused = lab.playbook("playbooks/sidecars.yml", sidecar, limit="l7-4", check=False)
+            assert refused.returncode != 0
+            assert message in " ".join(refused.stdout.split()), refused.stdout[-4000:]
+            assert node("l7-4", "ls", "/etc/envoy/xds-client", check=False) == ""
+        sidecar["hosts"]["l7-4"] = settings
 
         lab.playbook("playbooks/attest.yml", {"hosts": {"l7-4": node_vars}}, limit="l7-4")
         lab.playbook("playbooks/sidecars.yml", sidecar, limit="l7-4")

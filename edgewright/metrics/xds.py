@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -39,6 +39,13 @@ class XdsMetrics:
             ["node", "type"],
             registry=self.registry,
         )
+        self.refused = Counter(
+            "edgewright_xds_refused_streams",
+            "ADS streams refused or ended, by reason (no_node_certificate, node_id_mismatch, no_node_id, "
+            "certificate_expired)",
+            ["reason"],
+            registry=self.registry,
+        )
         self.source_reloads = Counter(
             "edgewright_xds_source_reloads",
             "Reloads of the source file, by result (ok: taken, error: refused, the last good kept)",
@@ -57,6 +64,8 @@ class XdsMetrics:
         )
         self.source_reloads.labels("ok")
         self.source_reloads.labels("error")
+        for reason in ("no_node_certificate", "node_id_mismatch", "no_node_id", "certificate_expired"):
+            self.refused.labels(reason)
 
 
 def _type_name(type_url: str) -> str:
@@ -65,54 +74,52 @@ def _type_name(type_url: str) -> str:
 
 
 class InstrumentedDiscovery(AggregatedDiscovery):
-    """The ADS servicer, counting streams, responses and NACKs per node."""
+    """The ADS servicer, counting streams, responses and NACKs per node, and refused streams by reason.
 
-    def __init__(self, cache: SnapshotCache, metrics: XdsMetrics) -> None:
-        super().__init__(cache)
+    A node's series go when the cache forgets the node (it left and the source does not name it), so
+    node ids that come and go do not grow the registry.
+    """
+
+    def __init__(
+        self, cache: SnapshotCache, metrics: XdsMetrics, *, insecure_plaintext: bool = False
+    ) -> None:
+        super().__init__(cache, insecure_plaintext=insecure_plaintext)
         self._metrics = metrics
-        self._local = threading.local()  # the node of the stream this worker thread serves
+        self._series_lock = threading.Lock()
+        self._series: dict[str, set[str]] = {}  # node -> the resource types it has series of
 
-    def StreamAggregatedResources(self, request_iterator, context) -> Iterator:
-        stream = _StreamRequests(request_iterator, self._metrics)
-        self._local.stream = stream
-        try:
-            yield from super().StreamAggregatedResources(stream, context)
-        finally:
-            stream.closed()
-
-    def _response(self, current, type_url, state):
-        response = super()._response(current, type_url, state)
-        stream = getattr(self._local, "stream", None)
-        if stream is not None and stream.node_id:
-            self._metrics.responses.labels(stream.node_id, _type_name(type_url)).inc()
+    def _response(self, node_id, current, type_url, state):
+        response = super()._response(node_id, current, type_url, state)
+        self._count(self._metrics.responses, node_id, type_url)
         return response
 
+    def _nacked(self, node_id: str, type_url: str) -> None:
+        self._count(self._metrics.nacks, node_id, type_url)
 
-class _StreamRequests:
-    """One stream's requests as they pass: learns the node, marks it connected, counts its NACKs."""
+    def _count(self, counter: Counter, node_id: str, type_url: str) -> None:
+        with self._series_lock:
+            self._series.setdefault(node_id, set()).add(_type_name(type_url))
+            counter.labels(node_id, _type_name(type_url)).inc()
 
-    def __init__(self, requests, metrics: XdsMetrics) -> None:
-        self._requests = requests
-        self._metrics = metrics
-        self.node_id = ""
-        self._lock = threading.Lock()
-        self._open = True
+    def _stream_opened(self, node_id: str) -> None:
+        with self._series_lock:
+            self._series.setdefault(node_id, set())
+            self._metrics.node_connected.labels(node_id).inc()
 
-    def __iter__(self):
-        for request in self._requests:
-            with self._lock:
-                if not self.node_id and request.node.id and self._open:
-                    self.node_id = request.node.id
-                    self._metrics.node_connected.labels(self.node_id).inc()
-            if request.HasField("error_detail") and self.node_id:
-                self._metrics.nacks.labels(self.node_id, _type_name(request.type_url)).inc()
-            yield request
+    def _stream_closed(self, node_id: str, forgotten: bool) -> None:
+        with self._series_lock:
+            self._metrics.node_connected.labels(node_id).dec()
+            if not forgotten:
+                return
+            self._metrics.node_connected.remove(node_id)
+            for type_name in self._series.pop(node_id, ()):
+                for counter in (self._metrics.responses, self._metrics.nacks):
+                    # A node may have had responses of a type but no NACKs of it.
+                    with contextlib.suppress(KeyError):
+                        counter.remove(node_id, type_name)
 
-    def closed(self) -> None:
-        with self._lock:
-            self._open = False
-            if self.node_id:
-                self._metrics.node_connected.labels(self.node_id).dec()
+    def _refused(self, reason: str) -> None:
+        self._metrics.refused.labels(reason).inc()
 
 
 class InstrumentedWatcher(SourceWatcher):
@@ -138,8 +145,12 @@ class InstrumentedWatcher(SourceWatcher):
         return taken
 
 
-def instrumented(source_path, cache: SnapshotCache, listen: str) -> tuple[SourceWatcher, AggregatedDiscovery]:
+def instrumented(
+    source_path, cache: SnapshotCache, listen: str, *, insecure_plaintext: bool = False
+) -> tuple[SourceWatcher, AggregatedDiscovery]:
     """A counting watcher and servicer for `xds serve`, their metrics served on LISTEN."""
     metrics = XdsMetrics()
     serve_metrics(metrics.registry, listen)
-    return InstrumentedWatcher(source_path, cache, metrics), InstrumentedDiscovery(cache, metrics)
+    return InstrumentedWatcher(source_path, cache, metrics), InstrumentedDiscovery(
+        cache, metrics, insecure_plaintext=insecure_plaintext
+    )

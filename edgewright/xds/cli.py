@@ -1,4 +1,7 @@
-"""`edgewright xds serve`: run the control plane from a declarative source file."""
+"""`edgewright xds serve`: run the control plane from a declarative source file, over mutual TLS.
+
+`edgewright xds client-ca` makes the site's xDS client CA the envoy role signs node certificates with.
+"""
 
 from __future__ import annotations
 
@@ -36,13 +39,46 @@ def register(subparsers) -> None:
         default=512,
         help="Envoy nodes served at once; each holds one stream thread (default: %(default)s)",
     )
-    serve.add_argument("--tls-cert", type=Path, help="PEM certificate to serve ADS over TLS (with --tls-key)")
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate the server proves itself with")
     serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    serve.add_argument(
+        "--client-ca",
+        type=Path,
+        help="PEM CA every node's client certificate must come from (the site's xDS client CA, "
+        "`edgewright xds client-ca`); a node gets only the snapshot its certificate names",
+    )
+    serve.add_argument(
+        "--insecure-plaintext",
+        action="store_true",
+        help="serve plaintext gRPC and believe every client's node.id (for a lab, never a site)",
+    )
     serve.add_argument(
         "--metrics-listen", help="host:port to serve Prometheus metrics on (default: no metrics)"
     )
     serve.add_argument("--check", action="store_true", help="only check the source and exit")
     serve.set_defaults(func=serve_command)
+    client_ca = commands.add_parser(
+        "client-ca", help="make the site's xDS client CA unless it exists; print its certificate's path"
+    )
+    client_ca.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("~/.local/state/edgewright/xds-ca"),
+        help="the CA's directory on the controller (default: %(default)s)",
+    )
+    client_ca.set_defaults(func=client_ca_command)
+
+
+def client_ca_command(args: argparse.Namespace) -> int:
+    from edgewright.xds.identity import CA_CERT, IdentityError, ensure_client_ca
+
+    try:
+        ensure_client_ca(args.dir)
+    except (IdentityError, OSError) as err:
+        print(f"edgewright xds client-ca: {err}", file=sys.stderr)
+        return 1
+    print(args.dir.expanduser() / CA_CERT)
+    return 0
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -58,17 +94,33 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.poll_interval <= 0 or args.max_nodes < 1:
         print("edgewright xds serve: --poll-interval and --max-nodes must be positive", file=sys.stderr)
         return 2
-    if (args.tls_cert is None) != (args.tls_key is None):
-        print("edgewright xds serve: --tls-cert and --tls-key go together", file=sys.stderr)
+    tls_args = (args.tls_cert, args.tls_key, args.client_ca)
+    if args.insecure_plaintext:
+        if any(tls_args):
+            print(
+                "edgewright xds serve: --insecure-plaintext goes without --tls-cert, --tls-key and --client-ca",
+                file=sys.stderr,
+            )
+            return 2
+        tls = None
+    elif not all(tls_args):
+        print(
+            "edgewright xds serve: mutual TLS needs --tls-cert, --tls-key and --client-ca "
+            "(or, for a lab only, --insecure-plaintext)",
+            file=sys.stderr,
+        )
         return 2
-    tls = ServerTls(args.tls_cert, args.tls_key) if args.tls_cert else None
+    else:
+        tls = ServerTls(*tls_args)
     cache = SnapshotCache(source)
     watcher, discovery = SourceWatcher(args.source, cache), None
     if args.metrics_listen:
         from edgewright.metrics.xds import instrumented
 
         try:
-            watcher, discovery = instrumented(args.source, cache, args.metrics_listen)
+            watcher, discovery = instrumented(
+                args.source, cache, args.metrics_listen, insecure_plaintext=args.insecure_plaintext
+            )
         except (OSError, ValueError) as err:
             print(
                 f"edgewright xds serve: cannot serve metrics on {args.metrics_listen}: {err}", file=sys.stderr
@@ -77,7 +129,12 @@ def serve_command(args: argparse.Namespace) -> int:
     watcher.poll()
     try:
         server, port = start_server(
-            cache, args.listen, max_nodes=args.max_nodes, tls=tls, discovery=discovery
+            cache,
+            args.listen,
+            max_nodes=args.max_nodes,
+            tls=tls,
+            discovery=discovery,
+            insecure_plaintext=args.insecure_plaintext,
         )
     except (OSError, RuntimeError) as err:
         print(f"edgewright xds serve: cannot listen on {args.listen}: {err}", file=sys.stderr)

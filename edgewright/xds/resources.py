@@ -239,13 +239,18 @@ def ads_bootstrap(
     cluster: str = "edgewright",
     tls_ca: str | None = None,
     tls_server_name: str | None = None,
+    client_identity_dir: str | None = None,
 ) -> dict[str, Any]:
     """A minimal Envoy bootstrap that takes everything from the ADS server at SERVER (host, port).
 
     The admin interface listens on loopback only: it can change the proxy's state and must not be reachable
     from the network. With TLS_CA (a CA bundle path), Envoy talks TLS to the server and accepts it only with
-    a certificate from that CA for TLS_SERVER_NAME (the server's host by default).
+    a certificate from that CA for TLS_SERVER_NAME (the server's host by default), presenting the node's
+    own certificate from CLIENT_IDENTITY_DIR (see client_identity_secret), which the server requires.
+    Without TLS_CA it is plaintext.
     """
+    if client_identity_dir and not tls_ca:
+        raise ValueError("a client identity goes only with tls_ca")
     host, port = server
     bootstrap = {
         "node": {"id": node_id, "cluster": cluster},
@@ -293,14 +298,15 @@ def ads_bootstrap(
     }
     if tls_ca:
         bootstrap["static_resources"]["clusters"][0]["transport_socket"] = xds_tls_socket(
-            tls_ca, tls_server_name or host
+            tls_ca, tls_server_name or host, client_identity_dir
         )
     return bootstrap
 
 
-def xds_tls_socket(ca_file: str, server_name: str) -> dict[str, Any]:
-    """The TLS transport socket of the xds cluster: the server must prove SERVER_NAME with CA_FILE's CA."""
-    return {
+def xds_tls_socket(ca_file: str, server_name: str, client_identity_dir: str | None = None) -> dict[str, Any]:
+    """The TLS transport socket of the xds cluster: the server must prove SERVER_NAME with CA_FILE's CA;
+    the node proves itself with the certificate in CLIENT_IDENTITY_DIR when given."""
+    socket = {
         "name": "envoy.transport_sockets.tls",
         "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
@@ -316,4 +322,40 @@ def xds_tls_socket(ca_file: str, server_name: str) -> dict[str, Any]:
                 },
             },
         },
+    }
+    if client_identity_dir:
+        socket["typed_config"]["common_tls_context"]["tls_certificate_sds_secret_configs"] = [
+            {
+                "name": CLIENT_IDENTITY_SECRET,
+                "sds_config": {
+                    "path_config_source": {
+                        "path": f"{client_identity_dir}/sds.json",
+                        "watched_directory": {"path": client_identity_dir},
+                    },
+                    "resource_api_version": "V3",
+                },
+            }
+        ]
+    return socket
+
+
+CLIENT_IDENTITY_SECRET = "xds_client_identity"
+
+
+def client_identity_secret(client_identity_dir: str) -> dict[str, Any]:
+    """The contents of CLIENT_IDENTITY_DIR/sds.json: the node's key.pem and cert.pem in that directory, as an
+    SDS secret Envoy reloads when a file is moved into the directory, so a renewed certificate is taken
+    without a restart (the control plane closes old connections, and new ones present the new one)."""
+    return {
+        "resources": [
+            {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+                "name": CLIENT_IDENTITY_SECRET,
+                "tls_certificate": {
+                    "certificate_chain": {"filename": f"{client_identity_dir}/cert.pem"},
+                    "private_key": {"filename": f"{client_identity_dir}/key.pem"},
+                    "watched_directory": {"path": client_identity_dir},
+                },
+            }
+        ]
     }

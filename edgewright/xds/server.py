@@ -4,10 +4,16 @@ State-of-the-world ADS over gRPC (grpcio + the Envoy API stubs from xds-protos).
 the server remembers the nonce it last sent; a request carrying that nonce and the current version is an
 ACK, one carrying an error is a NACK (logged; the node keeps its last good configuration and nothing is
 resent until the snapshot changes), one carrying an older nonce is stale and ignored.
+
+Who a node is comes from its client certificate, not from what it says: the server requires mutual TLS
+with a certificate from the site's xDS client CA and serves a stream only the snapshot of the node that
+certificate names. Plaintext, where any client can claim any node.id, is only by an explicit
+`insecure_plaintext`.
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
 import queue
 import threading
@@ -20,6 +26,7 @@ import grpc
 import yaml
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 
+from edgewright.xds.identity import PeerIdentity, identity_of_pem
 from edgewright.xds.model import Source, SourceError, parse_source
 from edgewright.xds.resources import TYPE_ORDER, Snapshot, snapshot
 
@@ -29,7 +36,12 @@ _WAKE = object()  # put on a stream's queue when its node's snapshot changed
 
 
 class SnapshotCache:
-    """The current snapshot of every node, built from one Source, and the streams watching each node."""
+    """The current snapshot of every node, built from one Source, and the streams watching each node.
+
+    It holds state only for the nodes the source names and the nodes connected now: a node that disconnects
+    and that the source does not name is forgotten, and so is a node the source drops once it is gone, so
+    clients announcing ever new node ids cannot grow it.
+    """
 
     def __init__(self, source: Source | None = None) -> None:
         self._lock = threading.Lock()
@@ -41,6 +53,9 @@ class SnapshotCache:
         """Replace the source; wake the streams of every node whose snapshot changed. Returns those nodes."""
         with self._lock:
             self._source = source
+            for node_id in [n for n in self._snapshots if n not in self._watchers]:
+                if node_id not in source.nodes:
+                    del self._snapshots[node_id]
             changed = []
             for node_id in set(self._snapshots) | set(self._watchers):
                 new = snapshot(source.node_config(node_id))
@@ -62,9 +77,28 @@ class SnapshotCache:
         with self._lock:
             self._watchers.setdefault(node_id, set()).add(q)
 
-    def unwatch(self, node_id: str, q: queue.Queue) -> None:
+    def unwatch(self, node_id: str, q: queue.Queue) -> bool:
+        """Stop waking Q for NODE_ID; True when that was the node's last stream and the node is forgotten."""
         with self._lock:
-            self._watchers.get(node_id, set()).discard(q)
+            watchers = self._watchers.get(node_id, set())
+            watchers.discard(q)
+            if watchers:
+                return False
+            self._watchers.pop(node_id, None)
+            if node_id in self._source.nodes:
+                return False
+            self._snapshots.pop(node_id, None)
+            return True
+
+    def knows(self, node_id: str) -> bool:
+        """Whether NODE_ID is named by the source or connected now."""
+        with self._lock:
+            return node_id in self._source.nodes or bool(self._watchers.get(node_id))
+
+    def held_nodes(self) -> list[str]:
+        """Every node the cache holds state for (a snapshot or a watching stream)."""
+        with self._lock:
+            return sorted(set(self._snapshots) | set(self._watchers))
 
 
 @dataclass
@@ -77,8 +111,17 @@ class _TypeState:
 
 
 class AggregatedDiscovery(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
-    def __init__(self, cache: SnapshotCache) -> None:
+    """The ADS servicer. A stream serves the node its client certificate names (see edgewright.xds.identity)
+    and is refused with PERMISSION_DENIED when a request asks for another node.id. Only with
+    INSECURE_PLAINTEXT (no TLS, so no certificate) does it take the client's node.id at its word.
+
+    The `_stream_opened`, `_stream_closed`, `_refused` and `_nacked` hooks do nothing here; subclasses
+    count with them (edgewright.metrics.xds).
+    """
+
+    def __init__(self, cache: SnapshotCache, *, insecure_plaintext: bool = False) -> None:
         self._cache = cache
+        self.insecure_plaintext = insecure_plaintext
         self._nonce = 0
         self._nonce_lock = threading.Lock()
 
@@ -87,15 +130,45 @@ class AggregatedDiscovery(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
             self._nonce += 1
             return str(self._nonce)
 
+    def _peer_identity(self, context) -> PeerIdentity | None:
+        """Who the peer's client certificate names (the TLS handshake checked it against the CA)."""
+        pems = context.auth_context().get("x509_pem_cert") or []
+        return identity_of_pem(pems[0]) if pems else None
+
+    def _refuse(self, context, code: grpc.StatusCode, reason: str, message: str) -> None:
+        log.warning("refused an ADS stream from %s: %s", context.peer(), message)
+        self._refused(reason)
+        context.abort(code, message)
+
     def StreamAggregatedResources(
         self, request_iterator, context
     ) -> Iterator[discovery_pb2.DiscoveryResponse]:
+        certified, expires = None, None
+        if not self.insecure_plaintext:
+            identity = self._peer_identity(context)
+            if identity is None:
+                self._refuse(
+                    context,
+                    grpc.StatusCode.UNAUTHENTICATED,
+                    "no_node_certificate",
+                    "the client certificate names no node (SAN URI edgewright://node/NAME)",
+                )
+            certified, expires = identity.node, identity.not_after
         inbox: queue.Queue = queue.Queue()
         threading.Thread(target=_pump, args=(request_iterator, inbox), daemon=True).start()
         node_id: str | None = None
         states: dict[str, _TypeState] = {}
         try:
             while context.is_active():
+                # TLS checked the certificate once, at the handshake: a stream outliving it is ended, so a
+                # node that is no longer given a certificate (quarantined) does not keep its configuration.
+                if expires is not None and datetime.datetime.now(datetime.UTC) >= expires:
+                    self._refuse(
+                        context,
+                        grpc.StatusCode.UNAUTHENTICATED,
+                        "certificate_expired",
+                        f"the client certificate of {certified} expired at {expires.isoformat()}",
+                    )
                 try:
                     item = inbox.get(timeout=1.0)
                 except queue.Empty:
@@ -107,21 +180,35 @@ class AggregatedDiscovery(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
                     yield from self._push_all(node_id, states)
                     continue
                 request: discovery_pb2.DiscoveryRequest = item
+                if certified is not None and request.node.id and request.node.id != certified:
+                    self._refuse(
+                        context,
+                        grpc.StatusCode.PERMISSION_DENIED,
+                        "node_id_mismatch",
+                        f"node.id {request.node.id!r} is not the node {certified!r} "
+                        "the client certificate names",
+                    )
                 if node_id is None:
-                    node_id = request.node.id
-                    if not node_id:
-                        context.abort(
-                            grpc.StatusCode.INVALID_ARGUMENT, "the first request must carry node.id"
+                    if not request.node.id:
+                        self._refuse(
+                            context,
+                            grpc.StatusCode.INVALID_ARGUMENT,
+                            "no_node_id",
+                            "the first request must carry node.id",
                         )
-                    log.info("node %s connected", node_id)
+                    node_id = request.node.id
+                    until = f" (client certificate valid until {expires.isoformat()})" if expires else ""
+                    log.info("node %s connected%s", node_id, until)
                     self._cache.watch(node_id, inbox)
+                    self._stream_opened(node_id)
                 response = self._answer(node_id, request, states)
                 if response is not None:
                     yield response
         finally:
             if node_id is not None:
-                self._cache.unwatch(node_id, inbox)
-                log.info("node %s disconnected", node_id)
+                forgotten = self._cache.unwatch(node_id, inbox)
+                self._stream_closed(node_id, forgotten)
+                log.info("node %s disconnected%s", node_id, "; its state is dropped" if forgotten else "")
 
     def _answer(self, node_id: str, request, states: dict[str, _TypeState]):
         type_url = request.type_url
@@ -136,6 +223,7 @@ class AggregatedDiscovery(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
                 state.sent_version,
                 request.error_detail.message,
             )
+            self._nacked(node_id, type_url)
             state.names = list(request.resource_names)
             return None
         current = self._cache.get(node_id)
@@ -148,17 +236,17 @@ class AggregatedDiscovery(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         ):
             log.debug("node %s acknowledged %s version %s", node_id, type_url, current.version)
             return None
-        return self._response(current, type_url, state)
+        return self._response(node_id, current, type_url, state)
 
     def _push_all(self, node_id: str, states: dict[str, _TypeState]):
         current = self._cache.get(node_id)
         for type_url in TYPE_ORDER:
             state = states.get(type_url)
             if state is not None and state.sent_version != current.version:
-                yield self._response(current, type_url, state)
+                yield self._response(node_id, current, type_url, state)
 
     def _response(
-        self, current: Snapshot, type_url: str, state: _TypeState
+        self, node_id: str, current: Snapshot, type_url: str, state: _TypeState
     ) -> discovery_pb2.DiscoveryResponse:
         response = discovery_pb2.DiscoveryResponse(
             version_info=current.version, type_url=type_url, nonce=self._next_nonce()
@@ -167,6 +255,19 @@ class AggregatedDiscovery(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
             response.resources.add().Pack(message)
         state.nonce, state.sent_version = response.nonce, current.version
         return response
+
+    def _stream_opened(self, node_id: str) -> None:
+        """A stream of NODE_ID passed its checks."""
+
+    def _stream_closed(self, node_id: str, forgotten: bool) -> None:
+        """A stream of NODE_ID ended; FORGOTTEN when the cache dropped the node's state."""
+
+    def _refused(self, reason: str) -> None:
+        """A stream was refused or ended, for REASON (no_node_certificate, node_id_mismatch, no_node_id,
+        certificate_expired)."""
+
+    def _nacked(self, node_id: str, type_url: str) -> None:
+        """NODE_ID rejected the last response of TYPE_URL."""
 
 
 def _pump(request_iterator, inbox: queue.Queue) -> None:
@@ -225,17 +326,20 @@ class SourceWatcher:
 
 @dataclass(frozen=True)
 class ServerTls:
-    """The control plane's TLS identity (PEM files); nodes check it against the CA they are given."""
+    """The control plane's TLS: its own identity (PEM certificate and key; nodes check it against the CA they
+    are given) and the site's xDS client CA, which every client must present a certificate from."""
 
     cert: Path
     key: Path
+    client_ca: Path
 
     def credentials(self) -> grpc.ServerCredentials:
         try:
             pair = (self.key.read_bytes(), self.cert.read_bytes())
+            client_ca = self.client_ca.read_bytes()
         except OSError as err:
-            raise OSError(f"cannot read the TLS key or certificate: {err}") from None
-        return grpc.ssl_server_credentials([pair])
+            raise OSError(f"cannot read {err.filename}: {err.strerror}") from None
+        return grpc.ssl_server_credentials([pair], root_certificates=client_ca, require_client_auth=True)
 
 
 def start_server(
@@ -244,23 +348,37 @@ def start_server(
     max_nodes: int = 512,
     tls: ServerTls | None = None,
     discovery: AggregatedDiscovery | None = None,
+    insecure_plaintext: bool = False,
+    max_connection_age_s: float = 900.0,
 ) -> tuple[grpc.Server, int]:
-    """Serve ADS on LISTEN ('host:port'; port 0 picks one), over TLS when given. Returns the server and its
-    bound port.
+    """Serve ADS on LISTEN ('host:port'; port 0 picks one) over mutual TLS (TLS), or, only when
+    INSECURE_PLAINTEXT says so, over plaintext gRPC trusting each client's node.id. Returns the server and
+    its bound port.
 
     Each connected Envoy holds one worker thread for its stream; a node beyond MAX_NODES is refused with
     RESOURCE_EXHAUSTED (Envoy retries) rather than left hanging. DISCOVERY replaces the plain servicer over
     CACHE (e.g. one that counts, for metrics).
+
+    A connection is closed (gracefully: its streams finish first) after MAX_CONNECTION_AGE_S: TLS checks a
+    client certificate only at the handshake, so this is how a renewed certificate is taken up and an
+    expired one shut out, since Envoy opens new streams on the connection it has.
     """
+    if (tls is None) != insecure_plaintext:
+        raise ValueError("serve ADS either over mutual TLS (tls) or, explicitly, with insecure_plaintext")
+    discovery = discovery or AggregatedDiscovery(cache, insecure_plaintext=insecure_plaintext)
+    if discovery.insecure_plaintext != insecure_plaintext:
+        raise ValueError("the discovery servicer and the server disagree on insecure_plaintext")
+    age_ms = int(max_connection_age_s * 1000)
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_nodes + 1), maximum_concurrent_rpcs=max_nodes
+        futures.ThreadPoolExecutor(max_workers=max_nodes + 1),
+        maximum_concurrent_rpcs=max_nodes,
+        options=[("grpc.max_connection_age_ms", age_ms), ("grpc.max_connection_age_grace_ms", age_ms)],
     )
-    ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(
-        discovery or AggregatedDiscovery(cache), server
-    )
+    ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(discovery, server)
     if tls is not None:
         port = server.add_secure_port(listen, tls.credentials())
     else:
+        log.warning("serving ADS over INSECURE PLAINTEXT on %s: any client can claim any node.id", listen)
         port = server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")

@@ -16,7 +16,7 @@ try:
     from edgewright.loadbalancer import envoy_config, parse_apps, plan_port_map
     from edgewright.portmap import PortMap, PortMapError
     from edgewright.xds.model import SourceError, parse_source
-    from edgewright.xds.resources import ads_bootstrap, static_resources
+    from edgewright.xds.resources import ads_bootstrap, client_identity_secret, static_resources
 
     _IMPORT_ERROR: ImportError | None = None
 except ImportError as err:  # reported when a filter is used, so unrelated plays still run
@@ -86,12 +86,29 @@ def envoy_ads_bootstrap(
     cluster: str = "edgewright",
     tls_ca: str = "",
     tls_server_name: str = "",
+    client_identity_dir: str = "",
 ) -> dict[str, Any]:
-    """The bootstrap of an Envoy that takes its configuration from the control plane at HOST:PORT."""
+    """The bootstrap of an Envoy that takes its configuration from the control plane at HOST:PORT, over mutual
+    TLS when TLS_CA and the node's CLIENT_IDENTITY_DIR are given, else plaintext."""
     _require()
-    return ads_bootstrap(
-        node_id, (host, int(port)), int(admin_port), cluster, tls_ca or None, tls_server_name or None
-    )
+    try:
+        return ads_bootstrap(
+            node_id,
+            (host, int(port)),
+            int(admin_port),
+            cluster,
+            tls_ca or None,
+            tls_server_name or None,
+            client_identity_dir or None,
+        )
+    except ValueError as err:
+        raise AnsibleFilterError(f"edgewright_ads_bootstrap: {err}") from None
+
+
+def xds_client_secret(client_identity_dir: str) -> dict[str, Any]:
+    """The SDS file of the node's xDS client key and certificate in CLIENT_IDENTITY_DIR."""
+    _require()
+    return client_identity_secret(client_identity_dir)
 
 
 def bad_networks(values: Any) -> list[Any]:
@@ -112,5 +129,6 @@ class FilterModule:
             "edgewright_lb_plan": lb_plan,
             "edgewright_bad_networks": bad_networks,
             "edgewright_ads_bootstrap": envoy_ads_bootstrap,
+            "edgewright_xds_client_secret": xds_client_secret,
             "edgewright_cluster_services_plan": cluster_services_plan,
         }

@@ -35,3 +35,41 @@ def test_filters_turn_bad_input_into_ansible_errors():
     with pytest.raises(AnsibleFilterError, match="unknown cluster 'x'"):
         filters.envoy_resources({"listeners": [{"name": "l", "port": 1, "cluster": "x"}]})
     assert filters.bad_networks(["10.0.0.0/8", "fd00::/8", "nope", "10.0.0.300"]) == ["nope", "10.0.0.300"]
+
+
+def test_the_ads_bootstrap_presents_the_nodes_certificate_over_mutual_tls():
+    bootstrap = filters.envoy_ads_bootstrap(
+        "edge-1",
+        "10.0.0.1",
+        18000,
+        9901,
+        tls_ca="/etc/ca.pem",
+        client_identity_dir="/etc/envoy/xds-client",
+    )
+    cluster = bootstrap["static_resources"]["clusters"][0]
+    tls = cluster["transport_socket"]["typed_config"]["common_tls_context"]
+    assert tls["validation_context"]["trusted_ca"] == {"filename": "/etc/ca.pem"}
+    (secret_config,) = tls["tls_certificate_sds_secret_configs"]
+    assert secret_config["sds_config"]["path_config_source"] == {
+        "path": "/etc/envoy/xds-client/sds.json",
+        "watched_directory": {"path": "/etc/envoy/xds-client"},
+    }
+    (secret,) = filters.xds_client_secret("/etc/envoy/xds-client")["resources"]
+    assert secret["name"] == secret_config["name"]
+    assert secret["tls_certificate"]["certificate_chain"] == {"filename": "/etc/envoy/xds-client/cert.pem"}
+    assert secret["tls_certificate"]["private_key"] == {"filename": "/etc/envoy/xds-client/key.pem"}
+    plaintext = filters.envoy_ads_bootstrap("edge-1", "10.0.0.1", 18000, 9901)
+    assert "transport_socket" not in plaintext["static_resources"]["clusters"][0]
+    with pytest.raises(AnsibleFilterError, match="a client identity goes only with tls_ca"):
+        filters.envoy_ads_bootstrap(
+            "edge-1", "10.0.0.1", 18000, 9901, client_identity_dir="/etc/envoy/xds-client"
+        )
+
+
+def test_the_sample_inventory_reaches_the_control_plane_over_mutual_tls():
+    import yaml
+
+    sample = yaml.safe_load((_PATH.parents[2] / "inventories/sample/group_vars/edge_nodes.yml").read_text())
+    assert sample["envoy_config_source"] == "xds"
+    assert sample["envoy_xds_tls_ca"]
+    assert not sample.get("envoy_xds_insecure_plaintext", False)

@@ -16,6 +16,7 @@ MODULES = [
     "tpm_identity",
     "tpm_measure",
     "tpm_quote",
+    "xds_client_certificate",
 ]
 
 

@@ -17,7 +17,9 @@ import threading
 import urllib.request
 from pathlib import Path
 
+import grpc
 import pytest
+from cryptography import x509
 from waiting import wait_for
 
 
@@ -111,6 +113,86 @@ def ca_and_server_cert(workdir: Path, name: str, ip: str) -> tuple[Path, Path, P
         )
     )
     return paths
+
+
+def node_identity(ca_dir: Path, node: str, workdir: Path, lifetime_s: float = 3600) -> Path:
+    """A node's xDS client identity laid out as the envoy role does, in a new directory under WORKDIR: a key
+    made here (as a node makes its own), a certificate for NODE from the client CA in CA_DIR (made there if
+    missing) valid for LIFETIME_S seconds, and the SDS file Envoy reads them through."""
+    import tempfile
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from edgewright.xds.resources import client_identity_secret
+
+    directory = Path(tempfile.mkdtemp(prefix=f"{node}-identity-", dir=workdir))
+    key = ec.generate_private_key(ec.SECP256R1())
+    (directory / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    renew_identity(ca_dir, node, directory, lifetime_s)
+    (directory / "sds.json").write_text(json.dumps(client_identity_secret(str(directory))))
+    return directory
+
+
+def renew_identity(ca_dir: Path, node: str, directory: Path, lifetime_s: float) -> x509.Certificate:
+    """A new certificate for the key in DIRECTORY, moved in by a rename as Ansible's copy does."""
+    import datetime
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    from edgewright.xds.identity import ensure_client_ca, issue_client_certificate
+
+    key = serialization.load_pem_private_key((directory / "key.pem").read_bytes(), password=None)
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, node)]))
+        .sign(key, hashes.SHA256())
+    )
+    cert = issue_client_certificate(
+        ensure_client_ca(ca_dir), csr, node, datetime.timedelta(seconds=lifetime_s)
+    )
+    staged = directory / ".cert.pem.new"
+    staged.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    staged.rename(directory / "cert.pem")
+    return cert
+
+
+def identity_credentials(server_ca: Path, identity: Path | None) -> grpc.ChannelCredentials:
+    """gRPC channel credentials of a node with IDENTITY (a node_identity directory), or of one without."""
+    if identity is None:
+        return grpc.ssl_channel_credentials(server_ca.read_bytes())
+    return grpc.ssl_channel_credentials(
+        server_ca.read_bytes(), (identity / "key.pem").read_bytes(), (identity / "cert.pem").read_bytes()
+    )
+
+
+class MutualTls:
+    """What a control plane over mutual TLS on loopback needs, and what a node needs to reach it: a server
+    certificate (its CA given to the nodes) and the site's client CA with certificates for named nodes."""
+
+    def __init__(self, workdir: Path) -> None:
+        from edgewright.xds.identity import CA_CERT, ensure_client_ca
+        from edgewright.xds.server import ServerTls
+
+        self.workdir = workdir
+        self.server_ca, cert, key = ca_and_server_cert(workdir, "site", "127.0.0.1")
+        self.client_ca_dir = workdir / "client-ca"
+        ensure_client_ca(self.client_ca_dir)
+        self.server_tls = ServerTls(cert, key, self.client_ca_dir / CA_CERT)
+
+    def node_settings(self, node: str) -> dict[str, str]:
+        """ads_bootstrap's TLS arguments for NODE, with an identity of its own."""
+        identity = node_identity(self.client_ca_dir, node, self.workdir)
+        return {"tls_ca": str(self.server_ca), "client_identity_dir": str(identity)}
+
+    def credentials(self, node: str) -> grpc.ChannelCredentials:
+        """gRPC channel credentials of NODE, with an identity of its own."""
+        return identity_credentials(self.server_ca, node_identity(self.client_ca_dir, node, self.workdir))
 
 
 class LocalEnvoy:

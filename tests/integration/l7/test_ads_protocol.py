@@ -97,7 +97,9 @@ class AdsClient:
 @pytest.fixture
 def ads():
     cache = SnapshotCache(_source("10.0.0.5:8080"))
-    server, port = start_server(cache, "127.0.0.1:0", max_nodes=4)
+    # Plaintext, by name: these tests drive the protocol and pick each request's node.id themselves (the
+    # node identity from client certificates is tested in test_xds_node_identity.py).
+    server, port = start_server(cache, "127.0.0.1:0", max_nodes=4, insecure_plaintext=True)
     clients: list[AdsClient] = []
 
     def connect() -> AdsClient:

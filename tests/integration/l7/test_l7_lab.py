@@ -19,11 +19,14 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ansible_playbook
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from l7_peers import ca_and_server_cert, wait_for
 from waiting import changed_count
 
 from edgewright.lab import podman
 from edgewright.lab.lab import Lab, LabSpec
+from edgewright.xds.identity import CA_CERT, ensure_client_ca, node_of_certificate
 from edgewright.xds.server import ServerTls, SnapshotCache, SourceWatcher, start_server
 
 pytestmark = pytest.mark.lab
@@ -297,19 +300,28 @@ def test_sidecar_takes_listeners_from_xds_and_switches_routing_live(lab, tmp_pat
     cache = SnapshotCache()
     watcher = SourceWatcher(source_file, cache)
     assert watcher.poll()
-    # The control plane serves TLS; the node trusts only the site's CA and checks the server's address.
+    # The control plane serves mutual TLS: the node trusts only the site's CA and checks the server's
+    # address; the server takes only clients with a certificate from the site's xDS client CA.
     ca, cert, key = ca_and_server_cert(tmp_path, "site", GATEWAY)
-    podman.run(["cp", str(ca), "l7-4:/etc/edgewright-xds-ca.pem"])
-    server, _ = start_server(cache, f"{GATEWAY}:{XDS_PORT}", tls=ServerTls(cert, key))
+    client_ca = tmp_path / "xds-client-ca"
+    ensure_client_ca(client_ca)
+    server, _ = start_server(cache, f"{GATEWAY}:{XDS_PORT}", tls=ServerTls(cert, key, client_ca / CA_CERT))
     try:
+        node_vars = {
+            "edgewright_verifier_dir": str(tmp_path / "verifier"),
+            "attest_learn_policy": True,
+            "envoy_xds_client_ca_dir": str(client_ca),
+        }
         sidecar = {
             "children": {"loadbalancers": {"hosts": {"l7-1": {}, "l7-2": {}}}},
             "hosts": {
                 "l7-4": {
+                    **node_vars,
                     "envoy_config_source": "xds",
                     "envoy_xds_host": GATEWAY,
                     "envoy_xds_port": XDS_PORT,
-                    "envoy_xds_tls_ca": "/etc/edgewright-xds-ca.pem",
+                    "envoy_xds_tls_ca": "/etc/edgewright/xds-server-ca.pem",
+                    "envoy_xds_tls_ca_source": str(ca),
                     "envoy_transparent_proxy": True,
                     "envoy_transparent_ports": [8080],
                     "cluster_services_list": [
@@ -323,11 +335,43 @@ def test_sidecar_takes_listeners_from_xds_and_switches_routing_live(lab, tmp_pat
                 }
             },
         }
+        # Bad input, and a node the verifier does not hold attested, are refused naming the problem, and
+        # nothing changes on the node (it has no client identity yet).
+        settings = sidecar["hosts"]["l7-4"]
+        for bad, message in (
+            ({"envoy_xds_tls_ca": ""}, "set envoy_xds_tls_ca"),
+            (
+                {"envoy_xds_insecure_plaintext": True},
+                "envoy_xds_insecure_plaintext: true without envoy_xds_tls_ca",
+            ),
+            ({"envoy_node_id": "l7-3"}, "envoy_node_id must be it"),
+            ({"envoy_xds_client_cert_renew_hours": 24}, "envoy_xds_client_cert_renew_hours (24) must be"),
+            ({}, "node l7-4 is not attested"),
+        ):
+            sidecar["hosts"]["l7-4"] = {**settings, **bad}
+            refused = lab.playbook("playbooks/sidecars.yml", sidecar, limit="l7-4", check=False)
+            assert refused.returncode != 0
+            assert message in " ".join(refused.stdout.split()), refused.stdout[-4000:]
+            assert node("l7-4", "ls", "/etc/envoy/xds-client", check=False) == ""
+        sidecar["hosts"]["l7-4"] = settings
+
+        lab.playbook("playbooks/attest.yml", {"hosts": {"l7-4": node_vars}}, limit="l7-4")
         lab.playbook("playbooks/sidecars.yml", sidecar, limit="l7-4")
         again = lab.playbook("playbooks/sidecars.yml", sidecar, limit="l7-4")
         assert changed_count(again.stdout) == 0, again.stdout[-4000:]
 
         assert wait_for(lambda: http_get(API, 15080) == "web", "the sidecar's listener from xDS")
+        # The node's key was made on the node, and its certificate from the client CA names it.
+        assert node("l7-4", "stat", "-c", "%a %U:%G", "/etc/envoy/xds-client/key.pem").split() == [
+            "640",
+            "root:envoy",
+        ]
+        node_cert = x509.load_pem_x509_certificate(
+            node("l7-4", "cat", "/etc/envoy/xds-client/cert.pem").encode()
+        )
+        assert node_of_certificate(node_cert) == "l7-4"
+        node_public_key = node("l7-4", "openssl", "pkey", "-pubout", "-in", "/etc/envoy/xds-client/key.pem")
+        assert node_cert.public_key() == serialization.load_pem_public_key(node_public_key.encode())
         assert wait_for(lambda: udp_ask(API, 15353, b"q") == b"web:q", "the sidecar's UDP listener from xDS")
         pid = node("l7-4", "systemctl", "show", "--property", "MainPID", "envoy")
 
@@ -347,6 +391,23 @@ def test_sidecar_takes_listeners_from_xds_and_switches_routing_live(lab, tmp_pat
         )
         assert int(stats.split(":")[1]) >= 1
         assert json.loads(node("l7-4", "cat", "/var/lib/edgewright/lifecycle.json"))["stage"] == "serving"
+
+        # A run that finds the certificate due (here: a renewal window longer than its lifetime left)
+        # renews it over the same key, and Envoy loads it without a restart.
+        sidecar["hosts"]["l7-4"].update(envoy_xds_client_cert_hours=48, envoy_xds_client_cert_renew_hours=47)
+        lab.playbook("playbooks/sidecars.yml", sidecar, limit="l7-4")
+        renewed = x509.load_pem_x509_certificate(
+            node("l7-4", "cat", "/etc/envoy/xds-client/cert.pem").encode()
+        )
+        assert renewed.serial_number != node_cert.serial_number
+        assert renewed.not_valid_after_utc > node_cert.not_valid_after_utc
+        assert renewed.public_key() == node_cert.public_key()
+        assert wait_for(
+            lambda: f"{renewed.serial_number:x}" in node("l7-4", "curl", "-s", "http://127.0.0.1:9901/certs"),
+            "Envoy to load the renewed certificate",
+        )
+        assert node("l7-4", "systemctl", "show", "--property", "MainPID", "envoy") == pid
+        assert http_get(API, 15080) == "api"
     finally:
         server.stop(grace=0)
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from l7_peers import ca_and_server_cert, http_get, udp_ask, wait_for
+from l7_peers import MutualTls, ca_and_server_cert, http_get, udp_ask, wait_for
 
 from edgewright.xds.model import parse_source
 from edgewright.xds.resources import ads_bootstrap
-from edgewright.xds.server import ServerTls, SnapshotCache, SourceWatcher, start_server
+from edgewright.xds.server import SnapshotCache, SourceWatcher, start_server
 
 # The fixtures (envoy_factory, backends) live in l7_fixtures rather than in a conftest.py.
 pytest_plugins = ["l7_fixtures"]
@@ -65,9 +65,12 @@ def test_envoy_takes_listeners_from_ads_and_switches_routing_live(tmp_path, back
     errors: list[str] = []
     watcher = SourceWatcher(source_file, cache, on_error=errors.append)
     assert watcher.poll()
-    server, port = start_server(cache, "127.0.0.1:0")
+    tls = MutualTls(tmp_path)
+    server, port = start_server(cache, "127.0.0.1:0", tls=tls.server_tls)
     try:
-        envoy = envoy_factory(ads_bootstrap("edge-1", ("127.0.0.1", port), 18901), 18901)
+        envoy = envoy_factory(
+            ads_bootstrap("edge-1", ("127.0.0.1", port), 18901, **tls.node_settings("edge-1")), 18901
+        )
         assert wait_for(lambda: http_get("http://127.0.0.1:18180/") == "v1", "routing to web-v1")
         assert wait_for(lambda: udp_ask(18181, b"ping") == b"echo:ping", "UDP through the udp listener")
         first_version = cache.get("edge-1").version
@@ -121,36 +124,41 @@ def test_serve_command_refuses_a_bad_source_and_serves_a_good_one(tmp_path):
 
     good = tmp_path / "good.yaml"
     good.write_text(yaml.safe_dump(_source("web-v1")))
-    serve = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "edgewright.xds.cli",
-            "xds",
-            "serve",
-            "--source",
-            str(good),
-            "--listen",
-            "127.0.0.1:18190",
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+    serve = [sys.executable, "-m", "edgewright.xds.cli", "xds", "serve", "--source", str(good)]
+    # Without mutual TLS the server refuses to start unless plaintext is asked for by name.
+    tls = MutualTls(tmp_path)
+    for missing in ([], ["--tls-cert", str(tls.server_tls.cert), "--tls-key", str(tls.server_tls.key)]):
+        proc = subprocess.run([*serve, *missing], capture_output=True, text=True, env=env, timeout=30)
+        assert proc.returncode == 2
+        assert "mutual TLS needs --tls-cert, --tls-key and --client-ca" in proc.stderr
+        assert "--insecure-plaintext" in proc.stderr
+
+    mtls = [
+        "--tls-cert",
+        str(tls.server_tls.cert),
+        "--tls-key",
+        str(tls.server_tls.key),
+        "--client-ca",
+        str(tls.server_tls.client_ca),
+    ]
+    server = subprocess.Popen(
+        [*serve, *mtls, "--listen", "127.0.0.1:18190"], stderr=subprocess.PIPE, text=True, env=env
     )
     try:
         import grpc
 
-        channel = grpc.insecure_channel("127.0.0.1:18190")
+        credentials = tls.credentials("edge-1")
+        channel = grpc.secure_channel("127.0.0.1:18190", credentials)
         grpc.channel_ready_future(channel).result(timeout=15)
         channel.close()
     finally:
-        serve.send_signal(signal.SIGTERM)
-        assert serve.wait(10) == 0
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(10) == 0
 
 
 def test_envoy_takes_ads_over_tls_only_from_a_server_its_ca_vouches_for(tmp_path, backends, envoy_factory):
     backends("http", 18101, "v1")
-    ca, cert, key = ca_and_server_cert(tmp_path, "site", "127.0.0.1")
+    tls = MutualTls(tmp_path)
     other_ca, _, _ = ca_and_server_cert(tmp_path, "other", "127.0.0.1")
     source = {
         "clusters": {"web-v1": {"endpoints": ["127.0.0.1:18101"]}},
@@ -170,11 +178,20 @@ def test_envoy_takes_ads_over_tls_only_from_a_server_its_ca_vouches_for(tmp_path
         },
     }
     cache = SnapshotCache(parse_source(source))
-    server, port = start_server(cache, "127.0.0.1:0", tls=ServerTls(cert, key))
+    server, port = start_server(cache, "127.0.0.1:0", tls=tls.server_tls)
     try:
-        envoy_factory(ads_bootstrap("trusting", ("127.0.0.1", port), 18902, tls_ca=str(ca)), 18902)
+        envoy_factory(
+            ads_bootstrap("trusting", ("127.0.0.1", port), 18902, **tls.node_settings("trusting")), 18902
+        )
         misled = envoy_factory(
-            ads_bootstrap("misled", ("127.0.0.1", port), 18903, tls_ca=str(other_ca)), 18903, ready=False
+            ads_bootstrap(
+                "misled",
+                ("127.0.0.1", port),
+                18903,
+                **{**tls.node_settings("misled"), "tls_ca": str(other_ca)},
+            ),
+            18903,
+            ready=False,
         )
         assert wait_for(lambda: http_get("http://127.0.0.1:18182/") == "v1", "routing over TLS ADS")
 

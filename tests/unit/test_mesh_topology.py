@@ -109,7 +109,7 @@ def test_a_new_key_touches_the_node_s_peers():
     "address", ["::/0", "0.0.0.0/0", "fd65:6467:6577::/64", "fd65::1/127", "$(touch /tmp/x)", ""]
 )
 def test_host_refuses_anything_wider_than_one_host(address):
-    with pytest.raises(ValueError, match="mesh address .* is (not one host|a network)"):
+    with pytest.raises(ValueError, match=r"mesh address .* is (not one host|a network)"):
         host(address)
 
 

@@ -251,6 +251,30 @@ def test_bad_lb_input_fails_naming_the_problem_and_changes_nothing(lab, apps, lb
     assert (lds("l7-1"), node("l7-1", "cat", "/etc/edgewright/portmap.json")) == before
 
 
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (
+            {"keepalived_check_url": 'http://127.0.0.1:9901/ready" --output "/tmp/pwned'},
+            "keepalived_check_url an http(s) URL of a host, port and path only",
+        ),
+        ({"keepalived_check_url": "file:///etc/shadow"}, "keepalived_check_url an http(s) URL"),
+        ({"keepalived_interface": "eth0 dev lo"}, "keepalived_interface an interface name"),
+        ({"keepalived_auth_pass": "a\n}\nx"}, "keepalived_auth_pass 1-8 letters, digits"),
+    ],
+    ids=["check-url-with-arguments", "check-url-not-http", "interface-with-words", "password-with-lines"],
+)
+def test_bad_vrrp_input_fails_naming_the_problem_and_changes_nothing(lab, bad, message):
+    before = node("l7-1", "cat", "/etc/keepalived/keepalived.conf", check=False)
+    proc = lab.playbook(
+        "playbooks/loadbalancers.yml", lb_topology(APPS), limit="l7-1", check=False, extra=bad
+    )
+    assert proc.returncode != 0
+    assert message in proc.stdout
+    assert node("l7-1", "cat", "/etc/keepalived/keepalived.conf", check=False) == before
+    assert node("l7-1", "ls", "/tmp/pwned", check=False) == ""
+
+
 def test_dedicated_lb_carries_one_app_on_its_own_ports(lab):
     solo = [{"name": "solo", "ports": "tcp:9090,udp:9053", "backends": [API]}]
     topology = {

@@ -23,6 +23,10 @@ options:
       - The attested nodes, each with C(name), C(facts) (the edge_probe facts), and optionally C(zone),
         C(latency_ms) and C(loss_percent) (measured to the gateway), C(head_eligible), C(public_key),
         C(address) (its mesh address) and C(underlay) (the address others dial it at).
+      - What a node reports is not trusted. Its C(public_key) must be in the backend's exact format
+        (yggdrasil 64 hex digits, WireGuard 32 bytes in base64, cjdns its C(.k) form), its C(address) the
+        single host its key gives inside the overlay's range, held by no other node, and its C(underlay) an
+        IP address or a DNS name. Otherwise the module fails naming the node, and the record is unchanged.
     type: list
     elements: dict
     required: true
@@ -60,7 +64,17 @@ options:
     elements: str
     default: []
   state: {description: The controller's overlay record (JSON), read and written., type: path, required: true}
-  backend: {description: The overlay's backend, recorded with it., type: str, required: true}
+  backend:
+    description: The overlay's backend, recorded with it.
+    type: str
+    required: true
+    choices: [yggdrasil, wireguard, cjdns]
+  network:
+    description:
+      - The WireGuard overlay's network (required with C(wireguard)); yggdrasil's node range is 200::/8 and
+        cjdns's fc00::/8.
+      - Every reported identity is checked against it before anything is written. See I(candidates).
+    type: str
 author: edgewright
 """
 
@@ -109,6 +123,13 @@ try:
         elect,
         election_from_record,
     )
+    from edgewright.mesh.identity import (
+        IdentityError,
+        check_name,
+        check_reported,
+        check_unique,
+        overlay_network,
+    )
     from edgewright.mesh.topology import links, touched
 
     IMPORT_ERROR = None
@@ -136,10 +157,6 @@ def write_state(path, record):
     os.replace(tmp, path)
 
 
-def identity(entry):
-    return {k: entry.get(k) for k in ("public_key", "address", "underlay") if entry.get(k) is not None}
-
-
 def structure(record):
     """RECORD without the scores: what the overlay is, not how close the last measurement came."""
     if record is None:
@@ -164,6 +181,18 @@ def run(module):
     ]
     if problems:
         raise ElectionError("; ".join(problems))
+    network = overlay_network(p["backend"], p["network"])
+    # Every identity a node reports is checked here, before it is recorded or reaches any peer.
+    reported = {}
+    for c in p["candidates"]:
+        check_name("node", c["name"])
+        if c.get("zone") is not None:
+            check_name(f"{c['name']}: zone", c["zone"])
+        reported[c["name"]] = check_reported(c["name"], c, p["backend"], network)
+    gateway = (p["gateway"] or {}).get("name")
+    if gateway:
+        check_name("gateway", gateway)
+        reported[gateway] = check_reported(gateway, p["gateway"], p["backend"], network)
     leaving = set(p["leaving"])
     both = sorted(leaving & {c["name"] for c in p["candidates"]})
     if both:
@@ -191,16 +220,17 @@ def run(module):
     if p["partial"]:
         standing = previous.standing(excluding=leaving | {c.name for c in candidates}) if previous else []
     election = elect(candidates, policy, previous, standing)
-    gateway = (p["gateway"] or {}).get("name")
     recorded = stored["nodes"] if stored else {}
     topology = {n: asdict(link) for n, link in links(election, gateway).items()}
     nodes = {s.name: recorded.get(s.name, {}) for s in standing or []}
     # A dry run holds the election before the nodes' keys are read: they keep their recorded identity.
-    nodes |= {c["name"]: recorded.get(c["name"], {}) | identity(c) for c in p["candidates"]}
+    nodes |= {c["name"]: recorded.get(c["name"], {}) | reported[c["name"]] for c in p["candidates"]}
     if gateway:
         # A run that does not reach the gateway (taking nodes out) keeps its recorded identity.
-        nodes[gateway] = identity(p["gateway"]) or recorded.get(gateway, {})
+        nodes[gateway] = reported[gateway] or recorded.get(gateway, {})
     nodes = dict(sorted(nodes.items()))
+    # No node may take another's key or address (its peerings, its routes), whether recorded or new.
+    check_unique(nodes)
     record = {"backend": p["backend"], "election": election.as_record(), "links": topology, "nodes": nodes}
     # Scores move with every measurement; the record changes (and is rewritten) only when the overlay does.
     changed = structure(record) != structure(stored)
@@ -232,7 +262,8 @@ def main():
             "partial": {"type": "bool", "default": False},
             "leaving": {"type": "list", "elements": "str", "default": []},
             "state": {"type": "path", "required": True},
-            "backend": {"type": "str", "required": True},
+            "backend": {"type": "str", "required": True, "choices": ["yggdrasil", "wireguard", "cjdns"]},
+            "network": {"type": "str"},
         },
         supports_check_mode=True,
     )
@@ -248,6 +279,8 @@ def main():
         )
     try:
         module.exit_json(**run(module))
+    except IdentityError as exc:
+        module.fail_json(msg=f"mesh election: refused: {exc}")
     except (ElectionError, TypeError, ValueError) as exc:
         module.fail_json(msg=f"mesh election: {exc}")
 

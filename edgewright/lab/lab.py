@@ -6,14 +6,18 @@ Everything the lab creates carries the label `io.edgewright.lab=<name>`, so `dow
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import ipaddress
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -39,6 +43,8 @@ DEFAULT_SUBNET = "10.231.0.0/24"
 # Node i gets host address FIRST_HOST + i, so addresses are stable across runs and easy to read.
 FIRST_HOST = 10
 LIFECYCLE_FILE = "/var/lib/edgewright/lifecycle.json"
+# The host keys a node makes at first boot (ssh-hostkeys.service, `ssh-keygen -A`), pinned by the lab.
+HOST_KEY_TYPES = {"ed25519": "ssh-ed25519", "ecdsa": "ecdsa-sha2-nistp256", "rsa": "ssh-rsa"}
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 
 
@@ -106,6 +112,28 @@ def state_dir(name: str) -> Path:
     return home / "labs" / name
 
 
+def known_hosts_file(name: str) -> Path:
+    """The lab's own known_hosts: the host keys of the nodes it made, read from each node through podman."""
+    return state_dir(name) / "known_hosts"
+
+
+def ssh_options(known_hosts: Path) -> list[str]:
+    """SSH options that accept a lab node only with the host key the lab pinned for it."""
+    return ["-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes"]
+
+
+def known_hosts_line(address: str, public_key: str) -> str:
+    """ADDRESS's known_hosts line for PUBLIC_KEY (an OpenSSH .pub line); ValueError if it is not one."""
+    fields = public_key.split()
+    if len(fields) < 2 or fields[0] not in HOST_KEY_TYPES.values():
+        raise ValueError(f"not an OpenSSH public host key: {public_key[:60]!r}")
+    try:
+        base64.b64decode(fields[1], validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"not an OpenSSH public host key: {exc}") from None
+    return f"{ipaddress.ip_address(address)} {fields[0]} {fields[1]}"
+
+
 def control_plane_spec(spec: LabSpec) -> ControlPlaneSpec:
     return ControlPlaneSpec(
         lab=spec.name,
@@ -137,8 +165,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def render_inventory(spec: LabSpec, key_file: Path) -> dict:
-    """The Ansible inventory of a lab: every node in `edge_nodes`, reached over SSH as root."""
+def render_inventory(spec: LabSpec, key_file: Path, known_hosts: Path) -> dict:
+    """The Ansible inventory of a lab: every node in `edge_nodes`, reached over SSH as root, each accepted
+    only with the host key the lab pinned for it in KNOWN_HOSTS."""
     hosts = {
         spec.node_name(i): {"ansible_host": spec.node_address(i), "edgewright_node_index": i}
         for i in range(1, spec.nodes + 1)
@@ -148,8 +177,7 @@ def render_inventory(spec: LabSpec, key_file: Path) -> dict:
             "vars": {
                 "ansible_user": "root",
                 "ansible_ssh_private_key_file": str(key_file),
-                # Lab nodes make fresh host keys whenever they are re-created; there is nothing to pin.
-                "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+                "ansible_ssh_common_args": shlex.join(ssh_options(known_hosts)),
                 "edgewright_lab": spec.name,
                 "edgewright_lab_subnet": spec.subnet,
                 "edgewright_lab_gateway": spec.gateway,
@@ -185,6 +213,7 @@ class Lab:
             if int(item["Labels"].get(INDEX_LABEL, 0)) > self.spec.nodes:
                 self.log(f"removing {name}: the lab now has {self.spec.nodes} nodes")
                 podman.run(["rm", "--force", "--time", "5", name])
+        self._pin_host_keys()
         for index in range(1, self.spec.nodes + 1):
             self._wait_until_booted(index)
         if self.spec.kubernetes:
@@ -358,6 +387,39 @@ class Lab:
         if verifier_dir.is_dir() and Verifier(Store(verifier_dir)).deregister(name):
             self.log(f"{name}: the lab's verifier forgot the keys of the node it replaces")
 
+    def _pin_host_keys(self, timeout: float = 90.0) -> None:
+        """Write the lab's known_hosts from each node's host keys, read through podman (the runtime that made
+        the node, not the network), once each node's sshd listens: its keys exist by then."""
+        lines = []
+        for index in range(1, self.spec.nodes + 1):
+            deadline = time.monotonic() + timeout
+            while not _ssh_listening(self.spec.node_address(index)):
+                if time.monotonic() > deadline:
+                    raise LabError(f"{self.spec.node_name(index)}: no SSH server within {timeout:.0f} s")
+                time.sleep(0.5)
+            lines += self._host_keys(index)
+        known_hosts = known_hosts_file(self.spec.name)
+        text = "".join(f"{line}\n" for line in lines)
+        if not known_hosts.exists() or known_hosts.read_text() != text:
+            known_hosts.write_text(text)
+            self.log(f"pinned the nodes' SSH host keys in {known_hosts}")
+
+    def _host_keys(self, index: int) -> list[str]:
+        name, address = self.spec.node_name(index), self.spec.node_address(index)
+        lines = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for kind in HOST_KEY_TYPES:
+                copy = Path(tmp) / kind
+                source = f"{name}:/etc/ssh/ssh_host_{kind}_key.pub"
+                if podman.run(["cp", source, str(copy)], check=False).returncode == 0:
+                    try:
+                        lines.append(known_hosts_line(address, copy.read_text()))
+                    except ValueError as exc:
+                        raise LabError(f"{name}: its {kind} host key is unusable: {exc}") from None
+        if not lines:
+            raise LabError(f"{name}: has no SSH host key to pin")
+        return lines
+
     def _wait_until_booted(self, index: int, timeout: float = 90.0) -> None:
         name = self.spec.node_name(index)
         deadline = time.monotonic() + timeout
@@ -377,8 +439,7 @@ class Lab:
             [
                 "ssh", "-i", str(state_dir(self.spec.name) / "id_ed25519"),
                 "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
-                # Lab nodes make fresh host keys whenever they are re-created; there is nothing to pin.
-                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                *ssh_options(known_hosts_file(self.spec.name)),
                 f"root@{address}", script,
             ],
             capture_output=True, text=True, timeout=30, check=False,
@@ -388,7 +449,9 @@ class Lab:
     def _write_inventory(self, inventory: Path, key: Path) -> None:
         inventory.parent.mkdir(parents=True, exist_ok=True)
         header = f"# Written by `edgewright lab up --name {self.spec.name}`; removed by `lab down`.\n"
-        body = yaml.safe_dump(render_inventory(self.spec, key), sort_keys=False)
+        body = yaml.safe_dump(
+            render_inventory(self.spec, key, known_hosts_file(self.spec.name)), sort_keys=False
+        )
         if not inventory.exists() or inventory.read_text() != header + body:
             inventory.write_text(header + body)
         self.log(f"inventory: {inventory}")

@@ -7,6 +7,7 @@ Backends with their own routing (yggdrasil, cjdns) need just the links. WireGuar
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -106,8 +107,15 @@ def wireguard_routes(
 
 
 def host(address: str) -> str:
-    """ADDRESS as a single-host prefix."""
-    return address if "/" in address else f"{address}/{128 if ':' in address else 32}"
+    """ADDRESS (one address, or a prefix of one host) as a single-host prefix; ValueError for anything
+    wider: a peer's AllowedIPs of ::/0 or of another's network would take their traffic."""
+    try:
+        network = ipaddress.ip_network(address, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"mesh address {address!r} is not one host: {exc}") from None
+    if network.num_addresses != 1:
+        raise ValueError(f"mesh address {address!r} is a network, not one host")
+    return str(network)
 
 
 def endpoints(dial: Sequence[str], underlay: Mapping[str, str], port: int) -> list[str]:

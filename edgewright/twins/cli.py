@@ -57,6 +57,27 @@ def _cluster_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _image_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--site-registry",
+        metavar="HOST[:PORT]",
+        help="twins may run images from this registry (the site's); besides it only edgewright's own",
+    )
+    parser.add_argument(
+        "--allow-image",
+        action="append",
+        default=[],
+        metavar="REPOSITORY",
+        help="twins may run this repository, or every repository under a prefix ending in '/' (repeatable)",
+    )
+
+
+def _image_policy(args: argparse.Namespace):
+    from edgewright.twins.images import default_image_policy
+
+    return default_image_policy(args.site_registry, args.allow_image)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `twins` and `edgemap` commands to the edgewright command line."""
     twins = subparsers.add_parser("twins", help="device twins: one workload per edge device, placed by rules")
@@ -87,6 +108,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="keep reconciling, once every SECONDS (devices and nodes coming and going), until interrupted",
     )
     reconcile.add_argument("--rounds", type=_whole, metavar="N", help="with --every: stop after N rounds")
+    _image_options(reconcile)
     reconcile.set_defaults(func=run_reconcile)
     definition = twin_commands.add_parser("crd", help="print the EdgeDevice CustomResourceDefinition")
     definition.set_defaults(func=lambda args: _print_yaml([crd()]))
@@ -94,6 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     manifests.add_argument("device", type=Path, help="EdgeDevice YAML file")
     manifests.add_argument("--node", required=True, help="node the twin runs on")
     manifests.add_argument("--namespace", default="default")
+    _image_options(manifests)
     manifests.set_defaults(func=run_manifests)
 
     edgemap = subparsers.add_parser("edgemap", help="the edge map: nodes, devices and their links")
@@ -126,6 +149,12 @@ def run_manifests(args: argparse.Namespace) -> int:
         device = device_from_resource(resource)
     except (OSError, yaml.YAMLError, DeviceError, AttributeError) as exc:
         return _fail(f"{args.device}: {exc}")
+    try:
+        refusal = _image_policy(args).refusal(device)
+    except ValueError as exc:
+        return _fail(str(exc))
+    if refusal:
+        return _fail(f"{args.device}: {refusal}")
     return _print_yaml(twin_objects(device, args.node, args.namespace))
 
 
@@ -174,7 +203,12 @@ def _reconcile_once(args: argparse.Namespace, quiet: bool) -> int:
         if not args.dry_run and kube.ensure_crd(dyn):
             print("installed the EdgeDevice CRD")
         guard = Guard(min_dwell_s=args.min_dwell, min_gain_km=args.min_gain_km)
-        return kube.reconcile(dyn, args.namespace, guard, dry_run=args.dry_run)
+        return kube.reconcile(dyn, args.namespace, guard, dry_run=args.dry_run, images=images)
+
+    try:
+        images = _image_policy(args)
+    except ValueError as exc:
+        return _fail(str(exc))
 
     outcome, error = _cluster_call(work, args)
     if error:

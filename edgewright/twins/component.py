@@ -12,15 +12,16 @@ are the reconciler's work against the live cluster.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from edgewright.twins.device import EdgeDevice, device_resource
+from edgewright.twins.images import ImagePolicy, default_image_policy
 from edgewright.twins.manifests import crd, twin_objects
-from edgewright.twins.placement import Action, EdgeNode, place
+from edgewright.twins.placement import Action, EdgeNode, place, tolerations
 
 TYPE_PREFIX = "edgewright:twins"
 
@@ -55,6 +56,8 @@ class DeviceTwinArgs:
     node: str
     namespace: str = "default"
     reason: str = ""
+    # The node's taints the twin tolerates (placement.tolerations: a device wired to a tainted node).
+    tolerations: list[dict[str, str]] = field(default_factory=list)
 
 
 class DeviceTwin(pulumi.ComponentResource):
@@ -63,7 +66,9 @@ class DeviceTwin(pulumi.ComponentResource):
     def __init__(self, name: str, args: DeviceTwinArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{TYPE_PREFIX}:DeviceTwin", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        manifests = twin_objects(args.device, args.node, args.namespace, reason=args.reason)
+        manifests = twin_objects(
+            args.device, args.node, args.namespace, reason=args.reason, tolerations=args.tolerations
+        )
         self.resources = {m["kind"]: _resource_from_manifest(m, child) for m in manifests}
         self.node = pulumi.Output.from_input(args.node)
         self.service_name = self.resources["Service"].metadata.apply(lambda m: m["name"])
@@ -77,6 +82,8 @@ class DeviceTwinsArgs:
     namespace: str = "default"
     # Install the EdgeDevice CRD and one EdgeDevice per device, so the reconciler can take over.
     with_resources: bool = True
+    # The images twins may run (default: edgewright's protocol images only); a device with another is pending.
+    images: ImagePolicy | None = None
 
 
 class DeviceTwins(pulumi.ComponentResource):
@@ -85,8 +92,11 @@ class DeviceTwins(pulumi.ComponentResource):
     def __init__(self, name: str, args: DeviceTwinsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{TYPE_PREFIX}:DeviceTwins", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        plan = place(args.devices, args.nodes)
+        images = args.images or default_image_policy()
+        refused = {d.name: reason for d in args.devices if (reason := images.refusal(d))}
+        plan = place(args.devices, args.nodes, invalid=refused)
         by_name = {d.name: d for d in args.devices}
+        nodes = {n.name: n for n in args.nodes}
         depends: list[pulumi.Resource] = []
         if args.with_resources:
             definition = k8s.apiextensions.v1.CustomResourceDefinition(
@@ -109,7 +119,13 @@ class DeviceTwins(pulumi.ComponentResource):
         for decision in plan.by_action(Action.CREATE):
             self.twins[decision.device] = DeviceTwin(
                 decision.device,
-                DeviceTwinArgs(by_name[decision.device], decision.node, args.namespace, decision.reason),
+                DeviceTwinArgs(
+                    by_name[decision.device],
+                    decision.node,
+                    args.namespace,
+                    decision.reason,
+                    tolerations(by_name[decision.device], nodes[decision.node]),
+                ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
             )
         self.placement = plan.placement()

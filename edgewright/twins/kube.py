@@ -20,9 +20,10 @@ from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 
 from edgewright.twins.device import API_VERSION, KIND, DeviceError, EdgeDevice, device_from_resource
 from edgewright.twins.edgemap import EdgeMap, build_edge_map
-from edgewright.twins.manifests import DEVICE_LABEL, MANAGED_BY, PLACED_AT, crd, twin_objects
+from edgewright.twins.images import ImagePolicy, default_image_policy
+from edgewright.twins.manifests import DEVICE_LABEL, MANAGED_BY, PLACED_AT, crd, placed_node, twin_objects
 from edgewright.twins.nodes import NodeView, node_view
-from edgewright.twins.placement import Action, Assignment, Guard, Plan, plan
+from edgewright.twins.placement import Action, Assignment, Guard, Plan, plan, tolerations
 
 FIELD_MANAGER = "edgewright"
 MANAGED_SELECTOR = f"app.kubernetes.io/managed-by={MANAGED_BY},{DEVICE_LABEL}"
@@ -123,7 +124,7 @@ def read_state(dyn: DynamicClient, namespace: str) -> ClusterState:
         .to_dict()["items"]
     ):
         device = item["metadata"]["labels"][DEVICE_LABEL]
-        node = item["spec"]["template"]["spec"].get("nodeName")
+        node = placed_node(item["spec"]["template"]["spec"])
         placed_at = float((item["metadata"].get("annotations") or {}).get(PLACED_AT, "0") or 0)
         if node:
             twins[device] = Assignment(device, node, placed_at)
@@ -223,13 +224,23 @@ def reconcile(
     guard: Guard | None = None,
     now: Callable[[], float] = time.time,
     dry_run: bool = False,
+    images: ImagePolicy | None = None,
 ) -> tuple[Report, ClusterState]:
-    """Bring the cluster's twins to what the plan says. With dry_run, only say what would change."""
+    """Bring the cluster's twins to what the plan says. With dry_run, only say what would change. A device
+    whose image IMAGES refuses (default: any but edgewright's own) is invalid: its twin is left as it is."""
     state = read_state(dyn, namespace)
     moment = float(int(now()))  # whole seconds, as the placed-at annotation keeps it
+    images = images or default_image_policy()
+    refused = {d.name: reason for d in state.devices if (reason := images.refusal(d))}
     result = plan(
-        state.devices, [v.node for v in state.nodes], state.twins, moment, guard or Guard(), state.invalid
+        state.devices,
+        [v.node for v in state.nodes],
+        state.twins,
+        moment,
+        guard or Guard(),
+        state.invalid | refused,
     )
+    nodes = {v.node.name: v.node for v in state.nodes}
     report = Report(result, problems=[p for v in state.nodes for p in v.problems])
     by_name = {d.name: d for d in state.devices}
     for decision in result.decisions:
@@ -251,6 +262,7 @@ def reconcile(
                 placed_at=placed_at,
                 reason=decision.reason if decision.action is not Action.KEEP else _kept_reason(state, name),
                 owner_uid=state.device_resources[name]["metadata"].get("uid"),
+                tolerations=tolerations(by_name[name], nodes[decision.node]),
             )
             if decision.action is not Action.KEEP:
                 verb = "create" if decision.action is Action.CREATE else f"move from {decision.previous} to"

@@ -9,6 +9,7 @@ component.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,8 +95,10 @@ def twin_objects(
     placed_at: float = 0.0,
     reason: str = "",
     owner_uid: str | None = None,
+    tolerations: Sequence[Mapping[str, str]] = (),
 ) -> list[dict[str, Any]]:
-    """Every object of the device's twin running on `node`, in the order they must be created."""
+    """Every object of the device's twin running on `node`, in the order they must be created.
+    TOLERATIONS are the node's taints the twin tolerates (placement.tolerations)."""
     names = TwinNames(device.name)
     meta = lambda name: _metadata(name, device, namespace, owner_uid)  # noqa: E731
     labels = twin_labels(device.name)
@@ -155,8 +158,10 @@ def twin_objects(
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
-                    # edgewright is the scheduler of twins: the placement rules chose this node.
-                    "nodeName": node,
+                    # The placement rules chose this node; the scheduler still places the pod there, so the
+                    # node's taints, its capacity and admission are honoured (nodeName would bypass them).
+                    "affinity": node_affinity(node),
+                    **({"tolerations": [dict(t) for t in tolerations]} if tolerations else {}),
                     "serviceAccountName": names.service_account,
                     "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [
@@ -200,6 +205,29 @@ def twin_objects(
         },
     }
     return [service_account, role, role_binding, config_map, deployment, service]
+
+
+def node_affinity(node: str) -> dict[str, Any]:
+    """Required node affinity for exactly NODE, by its name (metadata.name, not a label it could change)."""
+    term = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
+
+
+def placed_node(pod_spec: Mapping[str, Any]) -> str | None:
+    """The node a twin's pod template is placed on: its node affinity's one name (or, for a twin made
+    before placement used affinity, its nodeName)."""
+    terms = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution", {}
+    ).get("nodeSelectorTerms") or []
+    for term in terms:
+        for field in term.get("matchFields") or []:
+            if (
+                field.get("key") == "metadata.name"
+                and field.get("operator") == "In"
+                and len(field.get("values") or []) == 1
+            ):
+                return field["values"][0]
+    return pod_spec.get("nodeName")
 
 
 def crd() -> dict[str, Any]:

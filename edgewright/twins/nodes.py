@@ -9,6 +9,7 @@
   label value cannot start with '-'.
 - Memory: `status.allocatable.memory`; free memory is that minus the memory of the twins placed on it.
 - Links to other nodes, for the edge map: the annotation `edgewright.io/links: "NODE=LINK,..."`.
+- Taints (`spec.taints`): a node tainted NoSchedule or NoExecute takes only the twins of devices wired to it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgewright.twins.device import GROUP, LINKS, DeviceError, Location
-from edgewright.twins.placement import EdgeNode
+from edgewright.twins.placement import EdgeNode, Taint
 
 ATTESTED_LABEL = f"{GROUP}/attested"
 LOCATION_ANNOTATION = f"{GROUP}/location"
@@ -96,11 +97,17 @@ def node_view(resource: Mapping[str, Any]) -> NodeView:
             )
             continue
         links.append((peer, link))
+    taints = tuple(
+        Taint(str(t["key"]), str(t.get("value") or ""), str(t["effect"]))
+        for t in spec.get("taints") or []
+        if t.get("key") and t.get("effect")
+    )
     node = EdgeNode(
         name,
         ready=conditions.get("Ready") == "True" and not cordoned,
         quarantined=quarantined,
         location=location,
         allocatable_mib=allocatable,
+        taints=taints,
     )
     return NodeView(node, cordoned, tuple(links), tuple(problems))

@@ -4,7 +4,10 @@ Rules, in order (the seed's shifuController scheduling):
 1. A device wired to a node runs on that node.
 2. A device on the network runs on the closest edge node by location.
 3. Ties, and devices without a location, go to the node with the most free memory.
-Never on a node that is not Ready, is quarantined, or has no room for the twin's memory request.
+Never on a node that is not Ready, is quarantined, or has no room for the twin's memory request. A node
+tainted NoSchedule or NoExecute (a battery-powered node, say) takes only the twins of devices wired to it,
+which tolerate its taints: the device is there. Twins are placed by node affinity, so the scheduler, and
+with it the node's taints, has the last word (see manifests).
 
 A wired device whose node is unavailable falls back to rules 2-3 (best effort: the device may still be
 reachable over the network), except on a node-bound link (USB), where no other node can reach it: its
@@ -36,6 +39,31 @@ class PlacementError(ValueError):
     """Input the planner cannot work with (e.g. two nodes of one name)."""
 
 
+# Taint effects that keep a pod off a node unless it tolerates them (PreferNoSchedule only discourages).
+REPELLING_EFFECTS = ("NoSchedule", "NoExecute")
+# Taints the node lifecycle controller sets from the node's conditions (not-ready, unreachable,
+# unschedulable, pressure): placement reads those conditions itself, and the scheduler waits them out.
+CONDITION_TAINTS = "node.kubernetes.io/"
+
+
+@dataclass(frozen=True)
+class Taint:
+    """A node taint (spec.taints[]): key, value (may be empty) and effect."""
+
+    key: str
+    value: str = ""
+    effect: str = "NoSchedule"
+
+    def __str__(self) -> str:
+        return f"{self.key}{'=' + self.value if self.value else ''}:{self.effect}"
+
+    def toleration(self) -> dict[str, str]:
+        """The pod toleration that tolerates exactly this taint."""
+        if self.value:
+            return {"key": self.key, "operator": "Equal", "value": self.value, "effect": self.effect}
+        return {"key": self.key, "operator": "Exists", "effect": self.effect}
+
+
 @dataclass(frozen=True)
 class EdgeNode:
     """What placement needs to know about one edge node."""
@@ -45,6 +73,14 @@ class EdgeNode:
     quarantined: bool = False
     location: Location | None = None
     allocatable_mib: int = 0
+    taints: tuple[Taint, ...] = ()
+
+    @property
+    def repelling(self) -> tuple[Taint, ...]:
+        """The taints that keep a pod off this node unless it tolerates them."""
+        return tuple(
+            t for t in self.taints if t.effect in REPELLING_EFFECTS and not t.key.startswith(CONDITION_TAINTS)
+        )
 
     @property
     def usable(self) -> bool:
@@ -177,7 +213,7 @@ class Placer:
         self._nearest = NearestNodes(self._usable)
 
     def fits(self, node: EdgeNode, device: EdgeDevice) -> bool:
-        return node.usable and self.free_mib[node.name] >= device.memory_mib
+        return node.usable and self.free_mib[node.name] >= device.memory_mib and not repels(node, device)
 
     def _most_free(self, candidates: Iterable[EdgeNode]) -> EdgeNode:
         return min(candidates, key=lambda n: (-self.free_mib[n.name], n.name))
@@ -204,7 +240,7 @@ class Placer:
                 return node, f"{fallback}closest node ({km:.1f} km{tie})"
         candidates = [n for n in self._usable if self.fits(n, device)]
         if not candidates:
-            return None, f"{fallback}no Ready, unquarantined node has {device.memory_mib} MiB free"
+            return None, f"{fallback}no Ready, unquarantined, untainted node has {device.memory_mib} MiB free"
         node = self._most_free(candidates)
         where = "no location" if device.location is None else "no located node has room"
         return node, f"{fallback}{where}: most free memory ({self.free_mib[node.name]} MiB)"
@@ -234,9 +270,22 @@ class Placer:
         return None
 
 
-def place(devices: Iterable[EdgeDevice], nodes: Iterable[EdgeNode]) -> Plan:
-    """Place every device from scratch (no twin exists yet)."""
-    return plan(devices, nodes, current={}, now=0.0)
+def repels(node: EdgeNode, device: EdgeDevice) -> bool:
+    """Whether NODE's taints keep DEVICE's twin off it: only a device wired to a node tolerates its taints."""
+    return bool(node.repelling) and device.node != node.name
+
+
+def tolerations(device: EdgeDevice, node: EdgeNode) -> list[dict[str, str]]:
+    """The tolerations DEVICE's twin needs on NODE: its taints when the device is wired to it, else none
+    (placement put it on an untainted node)."""
+    return [t.toleration() for t in node.repelling] if device.node == node.name else []
+
+
+def place(
+    devices: Iterable[EdgeDevice], nodes: Iterable[EdgeNode], invalid: Mapping[str, str] | None = None
+) -> Plan:
+    """Place every device from scratch (no twin exists yet); INVALID as for plan."""
+    return plan(devices, nodes, current={}, now=0.0, invalid=invalid)
 
 
 def plan(
@@ -268,7 +317,7 @@ def plan(
     for name, twin in current.items():
         device = wanted.get(name)
         node = known.get(twin.node)
-        if device is not None and node is not None and node.usable:
+        if device is not None and node is not None and node.usable and not repels(node, device):
             staying[name] = twin
             used[twin.node] = used.get(twin.node, 0) + device.memory_mib
     for name, device in wanted.items():
@@ -300,7 +349,7 @@ def plan(
                 placer.take(node.name, device)
                 result.decisions.append(Decision(name, Action.CREATE, node.name, reason=reason))
             continue
-        lost = known[twin.node].why_unusable() if twin.node in known else f"node {twin.node} is gone"
+        lost = _why_lost(known.get(twin.node), twin.node)
         if node is None:
             result.decisions.append(
                 Decision(name, Action.PENDING, previous=twin.node, reason=f"{lost}; {reason}")
@@ -311,6 +360,13 @@ def plan(
                 Decision(name, Action.MOVE, node.name, previous=twin.node, reason=f"{lost}; {reason}")
             )
     return result
+
+
+def _why_lost(node: EdgeNode | None, name: str) -> str:
+    if node is None:
+        return f"node {name} is gone"
+    taints = ", ".join(str(t) for t in node.repelling)
+    return node.why_unusable() or f"node {name} is tainted {taints}"
 
 
 def _keep_or_move(placer: Placer, device: EdgeDevice, twin: Assignment, now: float, guard: Guard) -> Decision:

@@ -41,6 +41,23 @@ def mesh_endpoints(names: list[str], nodes: dict[str, Any], port: int) -> list[s
         raise AnsibleFilterError(f"mesh_endpoints: no underlay address for {exc}") from exc
 
 
+def mesh_peer_addresses(place: dict[str, Any], nodes: dict[str, Any]) -> list[dict[str, str]]:
+    """The name and mesh address of each node PLACE (one node's entry of the overlay record's links)
+    links to, dialled ones first: the metrics probe's data."""
+    if IMPORT_ERROR:
+        raise AnsibleFilterError(
+            f"the edgewright package is not importable on the controller ({IMPORT_ERROR})"
+        )
+    try:
+        return [{"name": n, "address": nodes[n]["address"]} for n in Links(**place).peers]
+    except (TypeError, KeyError) as exc:
+        raise AnsibleFilterError(f"mesh_peer_addresses: no mesh address for {exc}") from exc
+
+
 class FilterModule:
     def filters(self) -> dict:
-        return {"mesh_wireguard_routes": mesh_wireguard_routes, "mesh_endpoints": mesh_endpoints}
+        return {
+            "mesh_wireguard_routes": mesh_wireguard_routes,
+            "mesh_endpoints": mesh_endpoints,
+            "mesh_peer_addresses": mesh_peer_addresses,
+        }

@@ -38,16 +38,17 @@ def node_exec(node: str, script: str) -> str:
     return podman.text(["exec", node, "bash", "-c", script])
 
 
-def ansible_ping(inventory) -> str:
+def ansible_ping(inventory, env: dict | None = None, succeed: bool = True) -> str:
     ping = subprocess.run(
         ["ansible", "-i", str(inventory), "edge_nodes", "-m", "ansible.builtin.ping", "-o"],
         cwd=ROOT,
         capture_output=True,
         text=True,
+        env={**os.environ, **(env or {})},
         check=False,
     )
-    assert ping.returncode == 0, ping.stdout + ping.stderr
-    return ping.stdout
+    assert (ping.returncode == 0) == succeed, ping.stdout + ping.stderr
+    return ping.stdout + ping.stderr
 
 
 @pytest.fixture
@@ -98,7 +99,7 @@ def test_a_second_up_gives_the_same_lab(lab, inventory):
     assert again.returncode == 0, again.stderr
     assert container_ids(LAB) == before_ids
     assert inventory.read_bytes() == before_inventory
-    assert "creating" not in again.stderr
+    assert "creating" not in again.stderr and "pinned" not in again.stderr
 
 
 def test_nodes_are_remade_when_the_lab_key_is_lost(lab, inventory, tmp_path):
@@ -108,6 +109,27 @@ def test_nodes_are_remade_when_the_lab_key_is_lost(lab, inventory, tmp_path):
     assert again.returncode == 0, again.stderr
     assert "re-creating tlab-1" in again.stderr
     assert ansible_ping(inventory).count("SUCCESS") == 2
+
+
+def test_a_node_whose_host_key_changed_is_refused_until_the_lab_pins_it_again(lab, inventory, tmp_path):
+    assert ansible_ping(inventory).count("SUCCESS") == 2
+    # tlab-1 answers with another host key: a node swapped behind the lab's back, or someone in the path.
+    node_exec("tlab-1", "rm -f /etc/ssh/ssh_host_* && ssh-keygen -A && systemctl restart ssh")
+    # A fresh SSH control directory: a connection kept open from before would not show the new key.
+    fresh = {"ANSIBLE_SSH_CONTROL_PATH_DIR": str(tmp_path / "cp")}
+    refused = ansible_ping(inventory, env=fresh, succeed=False)
+    assert "tlab-2 | SUCCESS" in refused
+    assert "tlab-1 | UNREACHABLE" in refused and "Host key verification failed" in refused
+    # `lab up` reads the node's keys through podman, not over the network, and pins the new one.
+    again = edgewright(
+        "lab", "up", "--name", LAB, "--nodes", "2", "--subnet", SUBNET, "--inventory", str(inventory)
+    )
+    assert again.returncode == 0, again.stderr
+    assert "pinned the nodes' SSH host keys" in again.stderr
+    assert (
+        ansible_ping(inventory, env={"ANSIBLE_SSH_CONTROL_PATH_DIR": str(tmp_path / "cp2")}).count("SUCCESS")
+        == 2
+    )
 
 
 def test_up_restarts_a_stopped_node_and_shrinks_to_the_asked_size(lab, inventory):

@@ -24,7 +24,7 @@ from kubernetes.dynamic.exceptions import NotFoundError, UnprocessibleEntityErro
 
 from edgewright.lab.kube import ControlPlane, ControlPlaneError, ControlPlaneSpec, Ports, binaries_dir
 from edgewright.twins import cli, kube
-from edgewright.twins.manifests import DEVICE_LABEL, PLACED_AT
+from edgewright.twins.manifests import DEVICE_LABEL, PLACED_AT, placed_node
 
 MUNICH, BERLIN = (48.137, 11.575), (52.52, 13.405)
 NAMESPACES = itertools.count(1)
@@ -119,10 +119,12 @@ class Cluster:
         self.nodes: dict[str, tuple[bool, str]] = {}
         res(dyn, "v1", "Namespace").create(body={"metadata": {"name": namespace}})
 
-    def node(self, name, ready=True, location=None, memory="4Gi", labels=None):
+    def node(self, name, ready=True, location=None, memory="4Gi", labels=None, taints=None):
         nodes = res(self.dyn, "v1", "Node")
         annotations = {"edgewright.io/location": f"{location[0]},{location[1]}"} if location else {}
         body = {"metadata": {"name": name, "labels": labels or {}, "annotations": annotations}}
+        if taints:
+            body["spec"] = {"taints": taints}
         if name in self.nodes:
             nodes.patch(body=body, name=name, content_type="application/merge-patch+json")
         else:
@@ -179,7 +181,7 @@ class Cluster:
         deployment = res(self.dyn, "apps/v1", "Deployment").get(
             name=f"edgedevice-{name}-deployment", namespace=self.namespace
         )
-        return deployment.spec.template.spec.nodeName
+        return placed_node(deployment.to_dict()["spec"]["template"]["spec"])
 
     def objects_of(self, device, kinds=kube.TWIN_KINDS):
         found = []
@@ -384,7 +386,8 @@ def test_a_device_removed_leaves_nothing_of_it(cluster):
     assert cluster.objects_of("camera") == []
     assert len(cluster.objects_of("meter")) == 6
     # The controller manager's garbage collector takes the ReplicaSet of the deleted Deployment, and marks
-    # its Pod for deletion; with no kubelet on these Node objects to confirm, the Pod stays Terminating.
+    # its Pod for deletion (no scheduler runs here, so the Pod was never bound; a bound one would stay
+    # Terminating with no kubelet to confirm).
     replica_sets = [("apps/v1", "ReplicaSet")]
     for _ in range(60):
         if not cluster.objects_of("camera", replica_sets):
@@ -430,6 +433,50 @@ def test_a_device_wired_to_an_unknown_node_is_reported_and_gets_no_twin(cluster,
     assert cluster.objects_of("orphan") == []
     assert cluster.status("orphan")["phase"] == "Invalid"
     assert cluster.twin_node("fine") == "twn-only"
+
+
+def test_a_tainted_node_takes_only_its_wired_twins_which_tolerate_its_taint(cluster):
+    battery = {"key": "edgewright.io/battery-powered", "value": "true", "effect": "NoSchedule"}
+    cluster.node("twn-battery", location=MUNICH, memory="64Gi", taints=[battery])
+    cluster.node("twn-mains", location=BERLIN, memory="1Gi")
+    cluster.device("sensor", protocol="http", address="http://s", link="usb", node="twn-battery")
+    cluster.device(
+        "near", protocol="http", address="http://n", location={"latitude": 48.1, "longitude": 11.5}
+    )
+    assert cluster.reconcile() == 0
+    assert cluster.twin_node("sensor") == "twn-battery"
+    assert cluster.twin_node("near") == "twn-mains"  # the closest node is tainted
+    sensor = cluster.deployment_of("sensor").to_dict()["spec"]["template"]["spec"]
+    near = cluster.deployment_of("near").to_dict()["spec"]["template"]["spec"]
+    assert "nodeName" not in sensor and "nodeName" not in near
+    assert sensor["tolerations"] == [{**battery, "operator": "Equal"}]
+    assert "tolerations" not in near
+
+
+def test_only_the_site_registry_s_or_allowed_images_run(cluster, capsys):
+    cluster.node("twn-only")
+    cluster.device("miner", protocol="http", address="http://m", image="evil/miner:latest")
+    cluster.device("site", protocol="http", address="http://s", image="registry.site:5000/twins/http:1")
+    cluster.device("vendor", protocol="http", address="http://v", image="ghcr.io/vendor/twin:2")
+    site = ("--site-registry", "registry.site:5000", "--allow-image", "ghcr.io/vendor/")
+    assert cluster.reconcile(*site) == 1
+    err = capsys.readouterr().err
+    assert "image 'evil/miner:latest' is neither from the site registry" in err
+    assert cluster.objects_of("miner") == [] and cluster.status("miner")["phase"] == "Invalid"
+    assert cluster.twin_node("site") == "twn-only" and cluster.twin_node("vendor") == "twn-only"
+    # An edit to an image outside the policy changes nothing of the running twin.
+    before = cluster.deployment_of("site").to_dict()["spec"]
+    res(cluster.dyn, "edgewright.io/v1alpha1", "EdgeDevice").patch(
+        body={"spec": {"image": "evil/miner:latest"}},
+        name="site",
+        namespace=cluster.namespace,
+        content_type="application/merge-patch+json",
+    )
+    assert cluster.reconcile(*site) == 1
+    assert cluster.deployment_of("site").to_dict()["spec"] == before
+    # Without a site registry or allowlist, only edgewright's own images run.
+    assert cluster.reconcile() == 1
+    assert "image 'ghcr.io/vendor/twin:2' is neither" in capsys.readouterr().err
 
 
 def test_the_edge_map_of_the_live_cluster_renders_every_node_and_device(cluster, tmp_path):

@@ -83,5 +83,7 @@ def test_kubernetes_version_is_pinned():
 
 
 def test_inventory_has_no_kubernetes_vars_unless_asked(tmp_path):
-    inventory = render_inventory(LabSpec(name="k8s", nodes=1, subnet="10.231.40.0/24"), tmp_path / "key")
+    inventory = render_inventory(
+        LabSpec(name="k8s", nodes=1, subnet="10.231.40.0/24"), tmp_path / "key", tmp_path / "known_hosts"
+    )
     assert "edgewright_kube_api_server" not in inventory["all"]["vars"]

@@ -1,9 +1,11 @@
 """The lab's pure parts: its spec, its inventory, its table."""
 
+import shlex
+
 import pytest
 
 from edgewright.cli import format_table, project_root
-from edgewright.lab.lab import LabError, LabSpec, render_inventory
+from edgewright.lab.lab import LabError, LabSpec, known_hosts_line, render_inventory
 
 
 def test_nodes_get_stable_names_and_addresses():
@@ -33,7 +35,7 @@ def test_bad_specs_are_refused_with_the_reason(spec, message):
 
 def test_inventory_puts_every_node_in_edge_nodes(tmp_path):
     spec = LabSpec(name="t", nodes=2, subnet="10.231.5.0/24")
-    inventory = render_inventory(spec, tmp_path / "key")
+    inventory = render_inventory(spec, tmp_path / "key", tmp_path / "known hosts")
     hosts = inventory["all"]["children"]["edge_nodes"]["hosts"]
     assert hosts == {
         "t-1": {"ansible_host": "10.231.5.11", "edgewright_node_index": 1},
@@ -43,6 +45,21 @@ def test_inventory_puts_every_node_in_edge_nodes(tmp_path):
     assert lab_vars["ansible_ssh_private_key_file"] == str(tmp_path / "key")
     assert lab_vars["edgewright_lab"] == "t"
     assert lab_vars["tpm_mode"] == "virtual"
+    # Each node is accepted only with the host key the lab pinned for it.
+    assert shlex.split(lab_vars["ansible_ssh_common_args"]) == [
+        "-o",
+        f"UserKnownHostsFile={tmp_path / 'known hosts'}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+    ]
+
+
+def test_known_hosts_lines_take_only_a_host_key():
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEYx root@tlab-1\n"
+    assert known_hosts_line("10.231.5.11", key) == "10.231.5.11 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEYx"
+    for bad in ["", "ssh-ed25519", "ssh-dss AAAA", "ssh-ed25519 not*base64", "@revoked * ssh-ed25519 AAAA"]:
+        with pytest.raises(ValueError, match="not an OpenSSH public host key"):
+            known_hosts_line("10.231.5.11", bad)
 
 
 def test_table_has_a_header_and_a_row_per_node():

@@ -103,3 +103,23 @@ def test_a_new_key_touches_the_node_s_peers():
     assert touched(record(e), record(e), "yggdrasil") == []
     assert touched(record(e), record(e, keys={"m1": "rekeyed"}), "yggdrasil") == ["h1"]
     assert touched(None, record(e), "yggdrasil") == []
+
+
+@pytest.mark.parametrize(
+    "address", ["::/0", "0.0.0.0/0", "fd65:6467:6577::/64", "fd65::1/127", "$(touch /tmp/x)", ""]
+)
+def test_host_refuses_anything_wider_than_one_host(address):
+    with pytest.raises(ValueError, match=r"mesh address .* is (not one host|a network)"):
+        host(address)
+
+
+def test_host_gives_single_host_prefixes():
+    assert host("FD65::1") == "fd65::1/128"
+    assert host("fd65::1/128") == "fd65::1/128"
+    assert host("10.0.0.1") == "10.0.0.1/32"
+
+
+def test_a_peer_address_wider_than_a_host_is_refused_in_routes():
+    t = links(election({"z": ["h1"]}, {"m1": ["h1"]}), None)
+    with pytest.raises(ValueError, match="is a network"):
+        wireguard_routes(t, "h1", {"h1": "fd65:6467:6577::1", "m1": "::/0"}, NET)

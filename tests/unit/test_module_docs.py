@@ -10,6 +10,7 @@ import yaml
 
 LIBRARY = Path(__file__).resolve().parents[2] / "library"
 MODULES = [
+    "apt_signing_key",
     "attest_verifier",
     "edge_probe",
     "tpm_activate_credential",

@@ -4,6 +4,7 @@ import pulumi
 import pytest
 
 from edgewright.twins.device import EdgeDevice, Location
+from edgewright.twins.manifests import placed_node
 from edgewright.twins.placement import EdgeNode
 
 
@@ -53,7 +54,7 @@ def test_every_placed_device_gets_its_twin_on_the_chosen_node(mocks):
             "deployment-edgedevice-plc-deployment",
         }
         pod = deployments["deployment-edgedevice-plc-deployment"].inputs["spec"]["template"]["spec"]
-        assert pod["nodeName"] == "twn-2"
+        assert placed_node(pod) == "twn-2" and "nodeName" not in pod
         assert pod["serviceAccountName"] == "edgedevice-plc-sa"
         for type_ in (
             "kubernetes:core/v1:Service",
@@ -101,3 +102,24 @@ def test_without_resources_only_twins_are_declared(mocks):
 def all_registered(twins):
     """An output that resolves once every twin object is registered."""
     return pulumi.Output.all(*[r.urn for t in twins.twins.values() for r in t.resources.values()])
+
+
+@pulumi.runtime.test
+def test_a_device_with_an_image_the_policy_refuses_gets_no_twin(mocks):
+    from edgewright.twins.component import DeviceTwins, DeviceTwinsArgs
+    from edgewright.twins.images import default_image_policy
+
+    devices = [
+        EdgeDevice("ok", "http", "http://ok", image="registry.site/twins/http:1"),
+        EdgeDevice("miner", "http", "http://m", image="evil/miner:latest"),
+    ]
+    args = DeviceTwinsArgs(
+        devices,
+        [EdgeNode("n", allocatable_mib=512)],
+        with_resources=False,
+        images=default_image_policy("registry.site"),
+    )
+    twins = DeviceTwins("images", args)
+    assert set(twins.twins) == {"ok"}
+    assert "image 'evil/miner:latest' is neither from the site registry" in twins.pending["miner"]
+    return all_registered(twins)

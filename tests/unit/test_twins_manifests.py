@@ -3,7 +3,7 @@
 import yaml
 
 from edgewright.twins.device import EdgeDevice
-from edgewright.twins.manifests import DEVICE_LABEL, PLACED_AT, crd, twin_objects
+from edgewright.twins.manifests import DEVICE_LABEL, PLACED_AT, crd, placed_node, twin_objects
 
 
 def by_kind(objects):
@@ -26,7 +26,18 @@ def test_a_twin_is_deployment_service_configmap_and_a_least_privilege_account():
     assert deployment["metadata"]["name"] == "edgedevice-thermometer-deployment"
     assert deployment["metadata"]["annotations"][PLACED_AT] == "1700000000"
     pod = deployment["spec"]["template"]["spec"]
-    assert pod["nodeName"] == "twn-1"
+    # Placed through the scheduler, by node affinity to the node's name: taints and admission still apply.
+    assert "nodeName" not in pod and "tolerations" not in pod
+    assert pod["affinity"] == {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["twn-1"]}]}
+                ]
+            }
+        }
+    }
+    assert placed_node(pod) == "twn-1"
     assert pod["serviceAccountName"] == "edgedevice-thermometer-sa"
     (container,) = pod["containers"]
     assert container["name"] == "deviceshifu-http"
@@ -92,3 +103,19 @@ def test_the_crd_lets_the_api_server_refuse_bad_devices():
     assert (latitude["minimum"], latitude["maximum"]) == (-90, 90)
     assert spec["required"] == ["protocol", "address"]
     assert "status" in version["subresources"]
+
+
+def test_a_twin_tolerates_only_the_taints_it_is_given():
+    battery = {
+        "key": "edgewright.io/battery-powered",
+        "operator": "Equal",
+        "value": "true",
+        "effect": "NoSchedule",
+    }
+    deployment = by_kind(twin_objects(thermometer(), "twn-1", tolerations=[battery]))["Deployment"]
+    assert deployment["spec"]["template"]["spec"]["tolerations"] == [battery]
+
+
+def test_the_placed_node_is_read_back_from_affinity_or_a_former_node_name():
+    assert placed_node({"nodeName": "old-1"}) == "old-1"
+    assert placed_node({}) is None

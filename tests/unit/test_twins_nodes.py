@@ -75,3 +75,16 @@ def test_bad_annotations_are_reported_not_fatal():
     assert view.node.location is None and view.node.allocatable_mib == 0 and view.links == ()
     text = "\n".join(view.problems)
     assert "out of range" in text and "'twn-2=radio'" in text and "'=mesh'" in text and "memory" in text
+
+
+def test_taints_are_read_from_the_node():
+    resource = node()
+    resource["spec"]["taints"] = [
+        {"key": "edgewright.io/battery-powered", "value": "true", "effect": "NoSchedule"},
+        {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"},
+    ]
+    view = node_view(resource)
+    assert [str(t) for t in view.node.taints] == [
+        "edgewright.io/battery-powered=true:NoSchedule",
+        "node.kubernetes.io/unreachable:NoExecute",
+    ]

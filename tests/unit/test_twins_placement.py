@@ -12,9 +12,11 @@ from edgewright.twins.placement import (
     Guard,
     NearestNodes,
     PlacementError,
+    Taint,
     distance_km,
     place,
     plan,
+    tolerations,
 )
 
 MUNICH, BERLIN, HAMBURG = Location(48.137, 11.575), Location(52.52, 13.405), Location(53.551, 9.994)
@@ -253,3 +255,45 @@ def test_the_nearest_index_agrees_with_trying_every_node():
     km, found = index.closest(Location(10.001, 10), lambda n: True)
     assert {n.name for n in found} == {"twin-a", "twin-b"}
     assert index.closest(Location(0, 0), lambda n: False) == (float("inf"), [])
+
+
+BATTERY = Taint("edgewright.io/battery-powered", "true", "NoSchedule")
+
+
+def test_a_tainted_node_takes_only_the_twins_wired_to_it_and_they_tolerate_its_taints():
+    tainted = EdgeNode("n-batt", location=MUNICH, allocatable_mib=8192, taints=(BATTERY,))
+    mains = node("n-mains", location=BERLIN, memory=1024)
+    devices = [device("near", location=MUNICH), device("wired", node="n-batt", link="usb"), device("any")]
+    result = place(devices, [tainted, mains])
+    # The closest node and the one with most free memory are tainted: both go to the untainted node.
+    assert where(result) == {"near": "n-mains", "wired": "n-batt", "any": "n-mains"}
+    assert tolerations(devices[1], tainted) == [
+        {"key": "edgewright.io/battery-powered", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+    ]
+    assert tolerations(devices[0], mains) == [] and tolerations(devices[0], tainted) == []
+
+
+def test_only_repelling_taints_count():
+    soft = EdgeNode("n-soft", allocatable_mib=8192, taints=(Taint("k", "", "PreferNoSchedule"),))
+    assert where(place([device("d")], [soft])) == {"d": "n-soft"}
+    keyed = EdgeNode("n-ex", allocatable_mib=8192, taints=(Taint("dedicated", "", "NoExecute"),))
+    assert tolerations(device("w", node="n-ex"), keyed) == [
+        {"key": "dedicated", "operator": "Exists", "effect": "NoExecute"}
+    ]
+    # The lifecycle controller's condition taints: placement reads the conditions themselves.
+    unready = EdgeNode(
+        "n-cond", allocatable_mib=8192, taints=(Taint("node.kubernetes.io/not-ready", "", "NoSchedule"),)
+    )
+    assert unready.repelling == ()
+    result = place([device("d")], [keyed])
+    assert result.by_action(Action.PENDING)[0].reason.endswith(
+        "no Ready, unquarantined, untainted node has 64 MiB free"
+    )
+
+
+def test_a_twin_moves_off_a_node_that_became_tainted():
+    tainted = EdgeNode("n-1", allocatable_mib=4096, taints=(BATTERY,))
+    result = plan([device("d")], [tainted, node("n-2")], {"d": Assignment("d", "n-1", 0.0)}, now=10.0)
+    (decision,) = result.moves
+    assert decision.node == "n-2"
+    assert decision.reason.startswith("node n-1 is tainted edgewright.io/battery-powered=true:NoSchedule")

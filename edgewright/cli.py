@@ -105,7 +105,8 @@ def register_lab(commands: argparse._SubParsersAction) -> None:
             sub.add_argument(
                 "--kubernetes",
                 action="store_true",
-                help="also run a Kubernetes control plane (etcd, API server, controller manager) for the nodes",
+                help="also run a Kubernetes control plane (etcd, API server, controller manager, scheduler) "
+                "for the nodes",
             )
             sub.add_argument(
                 "--kube-port-base",

@@ -69,6 +69,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edgewright.metrics.cli",
     "edgewright.xds.cli",
     "edgewright.twins.cli",
+    "edgewright.images.cli",
 )
 
 

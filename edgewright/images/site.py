@@ -147,8 +147,11 @@ def read_digests(path: Path) -> dict[str, PushedImage]:
         return {}
     try:
         data = json.loads(path.read_text())
-        return {name: PushedImage(**entry) for name, entry in data.items()}
-    except (ValueError, TypeError) as exc:
+        return {
+            name: PushedImage(entry["reference"], entry["digest"], entry["fingerprint"])
+            for name, entry in data.items()
+        }
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ImageError(
             f"the digests file {path} is not what `edgewright images push` writes: {exc}"
         ) from None
@@ -156,7 +159,9 @@ def read_digests(path: Path) -> dict[str, PushedImage]:
 
 def write_digests(path: Path, images: dict[str, PushedImage]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({name: asdict(image) for name, image in sorted(images.items())}, indent=2) + "\n"
+    # `pinned` is there for the readers (Ansible, manifests) that take the image by digest as it is.
+    entries = {name: asdict(image) | {"pinned": image.pinned} for name, image in sorted(images.items())}
+    text = json.dumps(entries, indent=2) + "\n"
     if not path.exists() or path.read_text() != text:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(text)

@@ -70,6 +70,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edgewright.metrics.cli",
     "edgewright.xds.cli",
     "edgewright.twins.cli",
+    "edgewright.images.cli",
 )
 
 
@@ -106,7 +107,8 @@ def register_lab(commands: argparse._SubParsersAction) -> None:
             sub.add_argument(
                 "--kubernetes",
                 action="store_true",
-                help="also run a Kubernetes control plane (etcd, API server, controller manager) for the nodes",
+                help="also run a Kubernetes control plane (etcd, API server, controller manager, scheduler) "
+                "for the nodes",
             )
             sub.add_argument(
                 "--kube-port-base",

@@ -1,4 +1,5 @@
-"""The lab's Kubernetes control plane: etcd, kube-apiserver and kube-controller-manager on this host.
+"""The lab's Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager and kube-scheduler on
+this host.
 
 etcd is Debian's; the Kubernetes binaries are built from the Go module proxy at the pinned version by
 scripts/setup.d/60-kubernetes.sh. Everything speaks TLS under a CA generated per lab. The API listens on the
@@ -29,7 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 # The API port and the others are offsets from a base the operator picks, so several labs can run side
-# by side: base 16400 gives etcd 16479/16480, the API 16443 and the controller manager 16457.
+# by side: base 16400 gives etcd 16479/16480, the API 16443, the controller manager 16457 and the scheduler
+# 16459.
 DEFAULT_PORT_BASE = 16400
 SERVICE_CIDR = "10.96.0.0/16"
 CLUSTER_CIDR = "10.244.0.0/16"
@@ -38,6 +40,12 @@ CLUSTER_DOMAIN = "cluster.local"
 # decommissioned node's credential (the kubelet renews its own before expiry).
 NODE_CERT_LIFETIME = "24h"
 CERT_DAYS = 365
+
+
+# The processes of the control plane, in start order.
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+# What `lab up --kubernetes` needs built (the kubelet goes to the nodes).
+CONTROL_PLANE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet")
 
 
 class ControlPlaneError(RuntimeError):
@@ -82,6 +90,10 @@ class Ports:
     @property
     def controller_manager(self) -> int:
         return self.base + 57
+
+    @property
+    def scheduler(self) -> int:
+        return self.base + 59
 
 
 # ---- certificates -------------------------------------------------------------------------------------
@@ -278,6 +290,18 @@ def component_commands(spec: ControlPlaneSpec, bin_dir: Path, etcd: str) -> dict
             "--leader-elect=false",
             "--profiling=false",
         ],
+        # Places pods on nodes; its own identity (system:kube-scheduler, bound by the API server's default
+        # RBAC) and its health port on loopback only.
+        "kube-scheduler": [
+            str(bin_dir / "kube-scheduler"),
+            f"--kubeconfig={spec.state / 'scheduler.kubeconfig'}",
+            f"--authentication-kubeconfig={spec.state / 'scheduler.kubeconfig'}",
+            f"--authorization-kubeconfig={spec.state / 'scheduler.kubeconfig'}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={ports.scheduler}",
+            "--leader-elect=false",
+            "--profiling=false",
+        ],
     }
 
 
@@ -292,9 +316,7 @@ class ControlPlane:
         self.spec.ports.validate()
         version = self.spec.version or kubernetes_version()
         bin_dir = binaries_dir(version)
-        missing = [
-            b for b in ("kube-apiserver", "kube-controller-manager", "kubelet") if not (bin_dir / b).is_file()
-        ]
+        missing = [b for b in CONTROL_PLANE_BINARIES if not (bin_dir / b).is_file()]
         if missing:
             raise ControlPlaneError(
                 f"Kubernetes {version} is not built ({', '.join(missing)} missing in {bin_dir}): run scripts/setup"
@@ -318,7 +340,7 @@ class ControlPlane:
 
     def down(self) -> list[str]:
         stopped = []
-        for name in ("kube-controller-manager", "kube-apiserver", "etcd"):
+        for name in reversed(COMPONENTS):
             pid = self._pid(name)
             if pid is None:
                 continue
@@ -336,10 +358,7 @@ class ControlPlane:
         return self._pid(name) is not None
 
     def status(self) -> dict[str, str]:
-        return {
-            name: "running" if self.running(name) else "stopped"
-            for name in ("etcd", "kube-apiserver", "kube-controller-manager")
-        }
+        return {name: "running" if self.running(name) else "stopped" for name in COMPONENTS}
 
     # ---- internals ---------------------------------------------------------------------------------------
     def _pid_file(self, name: str) -> Path:
@@ -466,6 +485,7 @@ class ControlPlane:
                 common_name="edgewright-controller", organizations=("system:masters",), client=True
             ),
             "controller-manager": dict(common_name="system:kube-controller-manager", client=True),
+            "scheduler": dict(common_name="system:kube-scheduler", client=True),
         }
         for name, args in leaves.items():
             if not (pki / f"{name}.key").exists():
@@ -485,6 +505,7 @@ class ControlPlane:
         for name, user, server in (
             ("admin", "edgewright-controller", self.spec.server),
             ("controller-manager", "system:kube-controller-manager", self.spec.server),
+            ("scheduler", "system:kube-scheduler", self.spec.server),
         ):
             config = render_kubeconfig(
                 server, ca, (pki / f"{name}.crt").read_bytes(), (pki / f"{name}.key").read_bytes(), user

@@ -45,6 +45,10 @@ FIRST_HOST = 10
 LIFECYCLE_FILE = "/var/lib/edgewright/lifecycle.json"
 # The host keys a node makes at first boot (ssh-hostkeys.service, `ssh-keygen -A`), pinned by the lab.
 HOST_KEY_TYPES = {"ed25519": "ssh-ed25519", "ecdsa": "ecdsa-sha2-nistp256", "rsa": "ssh-rsa"}
+# The pods of the hello workload (roles/hello_workload), one per node: the WORKLOAD column of the status.
+HELLO_SELECTOR = "app.kubernetes.io/name=edgewright-hello"
+# The site registry's pull port on its lab host (the role's default).
+SITE_REGISTRY_PORT = 5000
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 
 
@@ -104,6 +108,8 @@ class NodeStatus:
     systemd: str
     tpm: str
     stage: str
+    # The node's hello pod as the API reports it: "ready", its phase, or why its container waits.
+    workload: str = "-"
 
 
 def state_dir(name: str) -> Path:
@@ -154,6 +160,14 @@ def kubernetes_vars(spec: LabSpec) -> dict:
         "edgewright_kube_ca_file": str(plane.pki / "ca.crt"),
         "kubelet_source": "artefact",
         "kubelet_artefact": {"path": str(kubelet), "sha256": _sha256(kubelet)},
+        # A lab node's root is podman's overlay, which containerd's overlayfs snapshotter cannot stack on.
+        "kubelet_containerd_snapshotter": "native",
+        # Nor may anything on this host lower an OOM score (no CAP_SYS_RESOURCE), as a pod sandbox asks.
+        "kubelet_containerd_restrict_oom_score_adj": True,
+        # The lab's site registry runs on its first node; the site CA and the images' digests stay here.
+        "edgewright_site_registry": f"{spec.node_address(1)}:{SITE_REGISTRY_PORT}",
+        "edgewright_site_ca_dir": str(state_dir(spec.name) / "site-ca"),
+        "edgewright_site_images_file": str(state_dir(spec.name) / "images" / "digests.json"),
     }
 
 
@@ -184,7 +198,10 @@ def render_inventory(spec: LabSpec, key_file: Path, known_hosts: Path) -> dict:
                 "tpm_mode": "virtual",
                 **(kubernetes_vars(spec) if spec.kubernetes else {}),
             },
-            "children": {"edge_nodes": {"hosts": hosts}},
+            "children": {
+                "edge_nodes": {"hosts": hosts},
+                **({"site_registry": {"hosts": {spec.node_name(1): {}}}} if spec.kubernetes else {}),
+            },
         }
     }
 
@@ -461,6 +478,7 @@ class Lab:
         check_name(self.spec.name)
         podman.ensure_usable()
         nodes = []
+        workloads = self._workloads()
         for name, item in sorted(
             self._containers().items(), key=lambda kv: int(kv[1]["Labels"][INDEX_LABEL])
         ):
@@ -468,8 +486,31 @@ class Lab:
                 ["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name]
             )
             systemd, tpm, stage = self._node_state(address) if item["State"] == "running" else ("-",) * 3
-            nodes.append(NodeStatus(name, address, item["State"], systemd, tpm, stage))
+            nodes.append(
+                NodeStatus(name, address, item["State"], systemd, tpm, stage, workloads.get(name, "-"))
+            )
         return nodes
+
+    def _workloads(self) -> dict[str, str]:
+        """Each node's hello pod, by node name, when the lab's control plane runs."""
+        plane = ControlPlane(control_plane_spec(self.spec))
+        if not plane.running("kube-apiserver") or not plane.spec.admin_kubeconfig.exists():
+            return {}
+        from kubernetes import client, config
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.config.config_exception import ConfigException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            api = client.CoreV1Api(
+                config.new_client_from_config(config_file=str(plane.spec.admin_kubeconfig))
+            )
+            pods = api.list_pod_for_all_namespaces(label_selector=HELLO_SELECTOR, _request_timeout=5).items
+        except (ApiException, ConfigException, HTTPError, OSError) as exc:
+            # The table still shows the nodes; the workload column stays empty.
+            self.log(f"the Kubernetes API did not list the workload: {exc}")
+            return {}
+        return {pod.spec.node_name: pod_state(pod) for pod in pods if pod.spec.node_name}
 
     def _node_state(self, address: str) -> tuple[str, str, str]:
         """(systemd's state, the virtual TPM's state, the lifecycle stage) of a running node, in one call."""
@@ -525,6 +566,17 @@ def _ssh_listening(address: str) -> bool:
             return True
     except OSError:
         return False
+
+
+def pod_state(pod) -> str:
+    """One word for a pod: "ready" when all its containers are, else why a container waits, else its phase."""
+    statuses = pod.status.container_statuses or []
+    if pod.status.phase == "Running" and statuses and all(s.ready for s in statuses):
+        return "ready"
+    waiting = [
+        s.state.waiting.reason for s in statuses if s.state and s.state.waiting and s.state.waiting.reason
+    ]
+    return waiting[0] if waiting else (pod.status.phase or "unknown")
 
 
 def as_rows(nodes: list[NodeStatus]) -> list[dict]:

@@ -1,6 +1,8 @@
-"""Joining Kubernetes for real: the lab's control plane (etcd, kube-apiserver, kube-controller-manager built
-from source), real lab nodes attested on their swtpm, containerd and the real kubelet joining by TLS
-bootstrap. Then the refusals (quarantined node, expired token, bad input) and decommissioning.
+"""Joining Kubernetes for real: the lab's control plane (etcd, kube-apiserver, kube-controller-manager and
+kube-scheduler built from source), real lab nodes attested on their swtpm, the site registry on the first
+node, containerd and the real kubelet joining by TLS bootstrap, and pods from the site registry's images
+running on the nodes. Then the refusals (quarantined node, expired token, bad input, a registry that is
+unreachable or not of the site CA, an image the registry lacks) and decommissioning.
 
 Needs root podman and the Kubernetes build of scripts/setup.d/60-kubernetes.sh; skipped without them.
 """
@@ -19,7 +21,7 @@ import pytest
 import yaml
 from conftest import ROOT, edgewright
 
-from edgewright.lab.kube import binaries_dir
+from edgewright.lab.kube import binaries_dir, make_ca
 
 # Not the default port base (16400): a developer's own lab may be running its control plane there.
 LAB, SUBNET, PORT_BASE = "k8s", "10.231.40.0/24", 16500
@@ -88,8 +90,13 @@ def lab(tmp_path_factory):
             yaml.safe_dump({"edgewright_power_source": "battery"})
         )
         (work / "host_vars" / f"{REFUSED}.yml").write_text(yaml.safe_dump({"attest_node_class": "tampered"}))
-        kubeconfig = yaml.safe_load(inventory.read_text())["all"]["vars"]["edgewright_kubeconfig"]
-        yield {"inventory": inventory, "work": work, "kubeconfig": kubeconfig}
+        inventory_vars = yaml.safe_load(inventory.read_text())["all"]["vars"]
+        yield {
+            "inventory": inventory,
+            "work": work,
+            "kubeconfig": inventory_vars["edgewright_kubeconfig"],
+            "vars": inventory_vars,
+        }
     finally:
         edgewright("lab", "down", "--name", LAB, "--inventory", str(inventory))
 
@@ -182,6 +189,96 @@ def test_joined_node_becomes_ready(site, api):
     assert ready is not None and ready.status == "True", f"{ready.reason}: {ready.message}"
 
 
+def test_every_joined_node_runs_the_hello_workload_from_the_site_registry(lab, site, api):
+    assert recap(site.stdout)[JOINED]["failed"] == 0, site.stdout[-3000:]
+    pods = api.list_namespaced_pod(
+        "edgewright", label_selector="app.kubernetes.io/name=edgewright-hello"
+    ).items
+    running = {p.spec.node_name: p for p in pods if p.status.phase == "Running"}
+    # The battery-powered node too: the workload tolerates its taint. Not the quarantined one.
+    assert sorted(running) == [JOINED, BATTERY]
+    digests = json.loads(Path(lab["vars"]["edgewright_site_images_file"]).read_text())
+    for pod in running.values():
+        # By digest, pulled through containerd's mirror of edgewright.io: the site registry.
+        assert pod.spec.containers[0].image == digests["hello"]["pinned"]
+        assert pod.status.container_statuses[0].ready
+    # The sandbox is the site registry's pause, by digest, named in containerd's configuration.
+    config = on_node(JOINED, "cat", "/etc/containerd/config.toml").stdout
+    assert f'sandbox_image = "{digests["pause"]["pinned"]}"' in config
+    hosts = on_node(JOINED, "cat", "/etc/containerd/certs.d/registry.k8s.io/hosts.toml").stdout
+    assert 'server = "https://10.231.40.11:5000"' in hosts
+    # The lab status table shows each node's workload.
+    status = edgewright("lab", "status", "--name", LAB, "--json")
+    rows = {row["name"]: row["workload"] for row in json.loads(status.stdout)}
+    assert rows == {JOINED: "ready", BATTERY: "ready", REFUSED: "-"}
+
+
+def _deployment(name: str, node: str, image: str) -> dict:
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "nodeSelector": {"kubernetes.io/hostname": node},
+                    "automountServiceAccountToken": False,
+                    "containers": [{"name": "main", "image": image}],
+                },
+            },
+        },
+    }
+
+
+def _pods_of(api, name: str) -> list:
+    return api.list_namespaced_pod("default", label_selector=f"app={name}").items
+
+
+def test_a_deployment_pinned_to_a_node_runs_and_a_missing_image_fails_alone(lab, site, api):
+    from kubernetes import client, config
+
+    apps = client.AppsV1Api(config.new_client_from_config(config_file=lab["kubeconfig"]))
+    digests = json.loads(Path(lab["vars"]["edgewright_site_images_file"]).read_text())
+    apps.create_namespaced_deployment("default", _deployment("pinned", JOINED, digests["hello"]["pinned"]))
+    apps.create_namespaced_deployment("default", _deployment("missing", JOINED, "edgewright.io/missing:1.0"))
+    try:
+        deadline, pinned, missing = time.monotonic() + 120, [], []
+        reason = message = ""
+        while time.monotonic() < deadline:
+            pinned, missing = _pods_of(api, "pinned"), _pods_of(api, "missing")
+            waiting = [
+                s.state.waiting
+                for p in missing
+                for s in p.status.container_statuses or []
+                if s.state and s.state.waiting
+            ]
+            reason, message = (waiting[0].reason, waiting[0].message or "") if waiting else ("", "")
+            if [p.status.phase for p in pinned] == ["Running"] and reason in (
+                "ErrImagePull",
+                "ImagePullBackOff",
+            ):
+                break
+            time.sleep(2)
+        assert [(p.spec.node_name, p.status.phase) for p in pinned] == [(JOINED, "Running")]
+        assert reason in ("ErrImagePull", "ImagePullBackOff"), reason
+        if reason == "ErrImagePull":
+            assert "edgewright.io/missing:1.0" in message and "not found" in message, message
+        # Nothing else is affected: the node's hello pod still runs and is ready.
+        hello = api.list_namespaced_pod(
+            "edgewright",
+            label_selector="app.kubernetes.io/name=edgewright-hello",
+            field_selector=f"spec.nodeName={JOINED}",
+        ).items
+        assert [p.status.container_statuses[0].ready for p in hello] == [True]
+    finally:
+        for name in ("pinned", "missing"):
+            apps.delete_namespaced_deployment(name, "default")
+
+
 def test_quarantined_node_is_refused_a_token_and_does_not_join(lab, site, api):
     assert recap(site.stdout)[REFUSED]["failed"] == 1
     # The join alone on the quarantined node: the gate refuses it before any token exists.
@@ -235,13 +332,29 @@ def test_expired_bootstrap_token_is_refused_by_the_api_server(lab, site, api):
     "extra,message",
     [
         ({"kubelet_container_runtime": "cri-o"}, "kubelet_container_runtime must be one of: containerd"),
+        # Nothing listens there: the node cannot reach it.
+        (
+            {"edgewright_site_registry": "10.231.40.11:5999"},
+            "the site registry 10.231.40.11:5999 is unreachable from k8s-3",
+        ),
+        # The registry answers, under a certificate another CA's file does not vouch for.
+        (
+            {"edgewright_site_ca_dir": "OTHER_CA"},
+            "presents a certificate the site CA OTHER_CA/ca.crt did not sign",
+        ),
         ({"kubelet_extra_labels": {"bad key": "x"}}, "key 'bad key'"),
         ({"kubelet_extra_labels": {"edgewright.io/site": "has space"}}, "value 'has space'"),
         ({"kubelet_artefact": {"path": "ARTEFACT", "sha256": "0" * 64}}, "not the expected " + "0" * 64),
     ],
 )
 def test_bad_input_is_named_and_changes_nothing(lab, site, extra, message):
+    other_ca = lab["work"] / "other-ca"
+    if not other_ca.exists():
+        other_ca.mkdir()
+        (other_ca / "ca.crt").write_bytes(make_ca("not the site CA")[0])
     extra = json.loads(json.dumps(extra).replace("ARTEFACT", str(binaries_dir() / "kubelet")))
+    extra = json.loads(json.dumps(extra).replace("OTHER_CA", str(other_ca)))
+    message = message.replace("OTHER_CA", str(other_ca))
     run = playbook(
         lab["inventory"],
         "join.yml",

@@ -69,13 +69,17 @@ def test_client_certificate_carries_its_groups():
 def test_components_listen_where_the_spec_says_and_bootstrap_is_on():
     spec = ControlPlaneSpec(lab="k8s", address="10.231.40.1", state=Path("/s"), ports=Ports(16400))
     commands = component_commands(spec, Path("/bin"), "/usr/bin/etcd")
-    assert list(commands) == ["etcd", "kube-apiserver", "kube-controller-manager"]
+    assert list(commands) == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]
     api = commands["kube-apiserver"]
     assert "--bind-address=10.231.40.1" in api and "--secure-port=16443" in api
     assert "--enable-bootstrap-token-auth" in api
     assert "--etcd-servers=https://127.0.0.1:16479" in api
     assert "--controllers=*,bootstrapsigner,tokencleaner" in commands["kube-controller-manager"]
     assert "--listen-client-urls=https://127.0.0.1:16479" in commands["etcd"]
+    scheduler = commands["kube-scheduler"]
+    # Its own credential, and its health port on loopback, clear of the other labs' ports.
+    assert "--kubeconfig=/s/scheduler.kubeconfig" in scheduler
+    assert "--bind-address=127.0.0.1" in scheduler and "--secure-port=16459" in scheduler
 
 
 def test_kubernetes_version_is_pinned():

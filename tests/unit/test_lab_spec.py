@@ -73,3 +73,41 @@ def test_project_root_is_found_from_a_subdirectory(tmp_path):
     (tmp_path / "ansible.cfg").write_text("")
     (tmp_path / "playbooks").mkdir()
     assert project_root(tmp_path / "playbooks") == tmp_path
+
+
+def _pod(phase, *containers):
+    from kubernetes.client import (
+        V1ContainerState,
+        V1ContainerStateWaiting,
+        V1ContainerStatus,
+        V1Pod,
+        V1PodStatus,
+    )
+
+    statuses = [
+        V1ContainerStatus(
+            name="c",
+            image="i",
+            image_id="",
+            ready=ready,
+            restart_count=0,
+            state=V1ContainerState(waiting=V1ContainerStateWaiting(reason=reason) if reason else None),
+        )
+        for ready, reason in containers
+    ]
+    return V1Pod(status=V1PodStatus(phase=phase, container_statuses=statuses or None))
+
+
+def test_pod_state_says_ready_or_why_a_container_waits():
+    from edgewright.lab.lab import pod_state
+
+    assert pod_state(_pod("Running", (True, None))) == "ready"
+    assert pod_state(_pod("Running", (False, None))) == "Running"
+    assert pod_state(_pod("Pending", (False, "ImagePullBackOff"))) == "ImagePullBackOff"
+    assert pod_state(_pod("Pending")) == "Pending"
+
+
+def test_the_site_registry_group_is_only_in_a_kubernetes_lab(tmp_path):
+    inventory = render_inventory(LabSpec(name="k8s", nodes=2, subnet="10.231.40.0/24"), tmp_path / "key")
+    assert "site_registry" not in inventory["all"]["children"]
+    assert "edgewright_site_registry" not in inventory["all"]["vars"]

@@ -108,6 +108,8 @@ def test_pod_state_says_ready_or_why_a_container_waits():
 
 
 def test_the_site_registry_group_is_only_in_a_kubernetes_lab(tmp_path):
-    inventory = render_inventory(LabSpec(name="k8s", nodes=2, subnet="10.231.40.0/24"), tmp_path / "key")
+    inventory = render_inventory(
+        LabSpec(name="k8s", nodes=2, subnet="10.231.40.0/24"), tmp_path / "key", tmp_path / "known_hosts"
+    )
     assert "site_registry" not in inventory["all"]["children"]
     assert "edgewright_site_registry" not in inventory["all"]["vars"]

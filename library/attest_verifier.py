@@ -52,6 +52,11 @@ options:
   pcrs: {description: Golden PCR values for C(policy) (PCR number to SHA-256 hex)., type: dict}
   reason: {description: Why the node is quarantined (C(quarantine))., type: str}
   forget_keys: {description: With C(release), make the node enroll again., type: bool, default: false}
+  max_age:
+    description:
+      - With C(require_attested), the oldest attestation (seconds) that lets the node through; older, the
+        node is refused (not quarantined) until it attests again. Unset, the verifier's default (3600 s).
+    type: float
   nonce_ttl: {description: Seconds a nonce stays valid., type: float, default: 300}
 author: edgewright
 """
@@ -114,7 +119,10 @@ def run(module, verifier):
     record = verifier.status(node) or {}
     current = record.get("status", "unknown")
     if action == "require_attested":
-        verifier.require_attested(node)
+        if p["max_age"] is None:
+            verifier.require_attested(node)
+        else:
+            verifier.require_attested(node, max_age=p["max_age"])
         return {"changed": False, "status": current, "reason": "attested"}
     if action == "deregister":
         known = verifier.status(node) is not None
@@ -212,6 +220,7 @@ def main():
             "pcrs": {"type": "dict"},
             "reason": {"type": "str"},
             "forget_keys": {"type": "bool", "default": False, "no_log": False},
+            "max_age": {"type": "float"},
             "nonce_ttl": {"type": "float", "default": 300},
         },
         supports_check_mode=True,

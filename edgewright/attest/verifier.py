@@ -9,6 +9,7 @@ operator releases it.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
 import secrets
@@ -35,6 +36,9 @@ RELEASED = "released"
 
 NONCE_BYTES = 32
 DEFAULT_NONCE_TTL = 300.0
+# How old an attestation a gate accepts before it issues a credential: one hour, so that a playbook run gates
+# on the quote it made itself, and a node attested yesterday must quote again.
+DEFAULT_MAX_AGE = 3600.0
 EK_REQUIRED_ATTRIBUTES = (
     structures.FIXED_TPM | structures.FIXED_PARENT | structures.RESTRICTED | structures.DECRYPT
 )
@@ -69,6 +73,16 @@ class Challenge:
 
 def now_iso(clock: Callable[[], float]) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock()))
+
+
+def iso_to_unix(stamp: str | None) -> float | None:
+    """Unix time of the verifier's 'YYYY-MM-DDTHH:MM:SSZ' stamps; None when absent or unreadable."""
+    if not stamp:
+        return None
+    try:
+        return float(calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")))
+    except (TypeError, ValueError):
+        return None
 
 
 def make_credential(ek_public: bytes, ak_name: bytes, secret: bytes) -> bytes:
@@ -426,14 +440,25 @@ class Verifier:
             self._evidence(node, "deregistered", "decommissioned: its keys are no longer trusted")
             return True
 
-    def require_attested(self, node: str) -> dict[str, Any]:
-        """The node's record when it is attested; Refused (with the reason) otherwise."""
+    def require_attested(self, node: str, max_age: float | None = DEFAULT_MAX_AGE) -> dict[str, Any]:
+        """The node's record when it is attested, by a quote at most MAX_AGE seconds old (None: any age);
+        Refused (with the reason) otherwise. A stale attestation is no verdict on the node, so it is refused
+        without quarantine: attesting again lets it through."""
         check_name("node", node)
         record = self.store.node(node)
         self._refuse_quarantined(record)
         if not record or record["status"] != ATTESTED:
             status = record["status"] if record else "unknown to the verifier"
             raise Refused(f"node {node} is not attested (status: {status}): attest it first")
+        if max_age is not None:
+            attested_at = iso_to_unix(record.get("last_attested_at"))
+            age = None if attested_at is None else self.clock() - attested_at
+            if age is None or age > max_age:
+                when = "at an unknown time" if age is None else f"{age:.0f} s ago"
+                raise Refused(
+                    f"node {node} was last attested {when}, longer ago than the gate allows "
+                    f"({max_age:.0f} s, attest_max_age): attest it again"
+                )
         return record
 
     def status(self, node: str) -> dict[str, Any] | None:

@@ -7,8 +7,6 @@ log's outcomes. Nothing here writes to the store.
 
 from __future__ import annotations
 
-import calendar
-import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -17,19 +15,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from edgewright.attest.store import Store, StoreError
+from edgewright.attest.verifier import iso_to_unix
 
 # Every status the verifier records, so a dashboard can show all of them even at zero.
 STATUSES = ("enrolling", "enrolled", "attested", "quarantined", "released")
-
-
-def iso_to_unix(stamp: str | None) -> float | None:
-    """Unix time of the verifier's 'YYYY-MM-DDTHH:MM:SSZ' stamps; None when absent or unreadable."""
-    if not stamp:
-        return None
-    try:
-        return float(calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")))
-    except (TypeError, ValueError):
-        return None
 
 
 class VerifierCollector(Collector):

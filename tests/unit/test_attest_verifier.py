@@ -441,3 +441,21 @@ def test_a_trust_store_file_that_is_not_pem_is_a_clear_error(verifier, tpms):
     (verifier.store.ek_trust_dir / "broken.pem").write_text("not a certificate")
     with pytest.raises(VerifierError, match=r"trust store file .*broken.pem is not PEM certificates"):
         enroll(verifier, "att-1", t)
+
+
+def test_a_gate_refuses_an_attestation_older_than_its_max_age(tmp_path, tpms, vendor):
+    clock = [1_700_000_000.0]
+    verifier = Verifier(trusting(tmp_path / "v", vendor), clock=lambda: clock[0])
+    t = tpms("a")
+    enroll(verifier, "att-1", t)
+    attest(verifier, "att-1", t)
+    assert verifier.require_attested("att-1")["status"] == ATTESTED
+    clock[0] += 3601  # past the default
+    with pytest.raises(Refused, match=r"last attested 3601 s ago, longer ago than the gate allows \(3600 s"):
+        verifier.require_attested("att-1")
+    assert verifier.require_attested("att-1", max_age=7200)["status"] == ATTESTED
+    assert verifier.require_attested("att-1", max_age=None)["status"] == ATTESTED
+    # Stale is no verdict: the node is not quarantined, and a fresh quote lets it through again.
+    assert verifier.status("att-1")["status"] == ATTESTED
+    attest(verifier, "att-1", t)
+    assert verifier.require_attested("att-1", max_age=60)["status"] == ATTESTED

@@ -551,3 +551,26 @@ def test_token_module_in_check_mode_creates_nothing(lab, api):
     run = module("kube_bootstrap_token", f"kubeconfig={lab['kubeconfig']} node=k8s-check ttl=60", "--check")
     assert run.returncode == 0 and "CHANGED" in run.stdout
     assert bootstrap_secrets(api, "k8s-check") == []
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ("token_id=ABC-12", "token_id 'ABC-12' is not a bootstrap token id"),
+        ("token_id=abc123 timeout=-1", "timeout must be 0 or more seconds, not -1"),
+        ("token_id=abc123 timeout=soon", "is of type str and we were unable to convert to int"),
+    ],
+)
+def test_csr_module_refuses_bad_input_and_decides_nothing(lab, api, args, message):
+    before = [
+        (c.metadata.name, c.status.conditions)
+        for c in certificates_api(api).list_certificate_signing_request().items
+    ]
+    run = module("kube_bootstrap_csr", f"kubeconfig={lab['kubeconfig']} node=k8s-bad {args}")
+    assert run.returncode != 0
+    assert message in run.stdout, run.stdout
+    after = [
+        (c.metadata.name, c.status.conditions)
+        for c in certificates_api(api).list_certificate_signing_request().items
+    ]
+    assert after == before

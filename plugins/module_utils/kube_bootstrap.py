@@ -205,7 +205,8 @@ def bootstrap_csr_decision(
         problems.append(f"it asks for {asked} but the token was issued to {node} ({identity})")
     organizations = [a.value for a in request.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
     if organizations != [NODES_GROUP]:
-        problems.append(f"it asks for organizations {organizations}, not [{NODES_GROUP!r}]")
+        asked = ", ".join(str(o) for o in organizations) or "none"
+        problems.append(f"it asks for organizations {asked}, not {NODES_GROUP} alone")
     others = sorted(
         {
             a.oid.dotted_string
@@ -257,8 +258,9 @@ def decide_csr(api, csr, approve: bool, reason: str, message: str) -> None:
         status="True",
         reason=reason,
         message=message,
-        last_update_time=datetime.datetime.now(datetime.timezone.utc),
+        last_update_time=datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0),
     )
+    csr.api_version, csr.kind = "certificates.k8s.io/v1", "CertificateSigningRequest"
     csr.status = csr.status or client.V1CertificateSigningRequestStatus()
     csr.status.conditions = [*(csr.status.conditions or []), condition]
     api.replace_certificate_signing_request_approval(csr.metadata.name, csr)

@@ -168,9 +168,9 @@ def test_the_kubelets_own_request_from_its_own_token_is_approved(usages):
         (
             {"organizations": ["system:nodes", "system:masters"]},
             {},
-            "organizations ['system:nodes', 'system:masters']",
+            "organizations system:nodes, system:masters, not system:nodes alone",
         ),
-        ({"organizations": []}, {}, "organizations [], not ['system:nodes']"),
+        ({"organizations": []}, {}, "organizations none, not system:nodes alone"),
         ({"units": ["ops"]}, {}, "its subject has other attributes (2.5.4.11)"),
         ({"sans": ["k8s-1"]}, {}, "subject alternative names (k8s-1)"),
         ({}, {"usages": ["client auth", "server auth"]}, "it asks for usages server auth"),

@@ -440,6 +440,13 @@ class Verifier:
             self._evidence(node, "deregistered", "decommissioned: its keys are no longer trusted")
             return True
 
+    def record_denied_csr(self, node: str, reason: str, **details: Any) -> None:
+        """Keep in the evidence log that a certificate request made with the node's bootstrap token was
+        denied (it asked for what is not the node's own), next to the node's attestations."""
+        check_name("node", node)
+        with self.store.locked():
+            self._evidence(node, "csr-denied", reason, **details)
+
     def require_attested(self, node: str, max_age: float | None = DEFAULT_MAX_AGE) -> dict[str, Any]:
         """The node's record when it is attested, by a quote at most MAX_AGE seconds old (None: any age);
         Refused (with the reason) otherwise. A stale attestation is no verdict on the node, so it is refused

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import re
 import secrets
+from dataclasses import dataclass
 
 TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 TOKEN_ID = re.compile(r"^[a-z0-9]{6}$")
@@ -19,6 +20,12 @@ NODE_LABEL = "edgewright.io/node"
 SECRET_TYPE = "bootstrap.kubernetes.io/token"
 NAMESPACE = "kube-system"
 MAX_TTL = 24 * 3600
+
+# What a kubelet's first client CSR is (https://kubernetes.io/docs/reference/access-authn-authz/kubelet-tls-bootstrapping/).
+KUBELET_CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
+KUBELET_CLIENT_USAGES = {"client auth", "digital signature", "key encipherment"}
+NODES_GROUP = "system:nodes"
+BOOTSTRAPPERS_GROUP = "system:bootstrappers"
 
 
 class TokenError(ValueError):
@@ -140,3 +147,120 @@ def delete_csrs(kubeconfig: str, names: list[str]) -> None:
     api = client.CertificatesV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
     for name in names:
         api.delete_certificate_signing_request(name)
+
+
+def bootstrap_requester(token_id: str) -> str:
+    """The user name the API server gives whoever authenticates with this bootstrap token."""
+    return f"system:bootstrap:{token_id}"
+
+
+@dataclass(frozen=True)
+class CsrDecision:
+    """Whether a bootstrap CSR may be approved; reason says why not (or what was approved)."""
+
+    approve: bool
+    reason: str
+
+
+def bootstrap_csr_decision(
+    node: str,
+    token_id: str,
+    username: str,
+    groups: list[str],
+    signer_name: str,
+    usages: list[str],
+    request_pem: bytes,
+) -> CsrDecision:
+    """Approve a CSR only when it is exactly the node's own kubelet client request, made with the bootstrap
+    token issued to that node: requester system:bootstrap:TOKEN_ID, subject CN=system:node:NODE,
+    O=system:nodes and nothing else, the kubelet client signer, client auth usages, no extensions (a
+    kubelet asks for none; a SAN would be a name the node was not given)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    identity = f"system:node:{node}"
+    problems = []
+    if username != bootstrap_requester(token_id):
+        problems.append(f"it was asked for by {username}, not by {node}'s bootstrap token {token_id}")
+    if BOOTSTRAPPERS_GROUP not in (groups or []):
+        problems.append(f"its requester is not in {BOOTSTRAPPERS_GROUP}")
+    if signer_name != KUBELET_CLIENT_SIGNER:
+        problems.append(f"it names the signer {signer_name}, not {KUBELET_CLIENT_SIGNER}")
+    usages = list(usages or [])
+    if "client auth" not in usages:
+        problems.append("it does not ask for client auth")
+    extra_usages = sorted(set(usages) - KUBELET_CLIENT_USAGES)
+    if extra_usages:
+        problems.append(f"it asks for usages {', '.join(extra_usages)}")
+    try:
+        request = x509.load_pem_x509_csr(request_pem)
+    except ValueError:
+        problems.append("its request is not a PEM certificate request")
+        return CsrDecision(False, "; ".join(problems))
+    if not request.is_signature_valid:
+        problems.append("its request is not signed by the key it carries")
+    names = [a.value for a in request.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if names != [identity]:
+        asked = ", ".join(str(n) for n in names) or "no common name"
+        problems.append(f"it asks for {asked} but the token was issued to {node} ({identity})")
+    organizations = [a.value for a in request.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    if organizations != [NODES_GROUP]:
+        asked = ", ".join(str(o) for o in organizations) or "none"
+        problems.append(f"it asks for organizations {asked}, not {NODES_GROUP} alone")
+    others = sorted(
+        {
+            a.oid.dotted_string
+            for a in request.subject
+            if a.oid not in (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME)
+        }
+    )
+    if others:
+        problems.append(f"its subject has other attributes ({', '.join(others)})")
+    for extension in request.extensions:
+        if isinstance(extension.value, x509.SubjectAlternativeName):
+            sans = ", ".join(str(getattr(n, "value", n)) for n in extension.value)
+            problems.append(f"it asks for subject alternative names ({sans})")
+        else:
+            problems.append(f"it asks for the extension {extension.oid.dotted_string}")
+    if problems:
+        return CsrDecision(False, "; ".join(problems))
+    return CsrDecision(True, f"{identity} asked for by the bootstrap token issued to {node}")
+
+
+def certificates_api(kubeconfig: str):
+    """A CertificatesV1Api client for the cluster the kubeconfig names."""
+    from kubernetes import client, config
+
+    return client.CertificatesV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
+
+
+def csr_outcome(csr) -> str | None:
+    """Approved, Denied or Failed once someone decided on the CSR; None while it is pending."""
+    for condition in (csr.status.conditions if csr.status else None) or []:
+        if condition.type in ("Approved", "Denied", "Failed") and condition.status == "True":
+            return condition.type
+    return None
+
+
+def token_csrs(api, token_id: str) -> list:
+    """The certificate signing requests made with one bootstrap token, oldest first."""
+    requester = bootstrap_requester(token_id)
+    found = [csr for csr in api.list_certificate_signing_request().items if csr.spec.username == requester]
+    return sorted(found, key=lambda csr: (csr.metadata.creation_timestamp, csr.metadata.name))
+
+
+def decide_csr(api, csr, approve: bool, reason: str, message: str) -> None:
+    """Add the Approved or Denied condition to a pending CSR (the signer acts only on Approved)."""
+    from kubernetes import client
+
+    condition = client.V1CertificateSigningRequestCondition(
+        type="Approved" if approve else "Denied",
+        status="True",
+        reason=reason,
+        message=message,
+        last_update_time=datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0),
+    )
+    csr.api_version, csr.kind = "certificates.k8s.io/v1", "CertificateSigningRequest"
+    csr.status = csr.status or client.V1CertificateSigningRequestStatus()
+    csr.status.conditions = [*(csr.status.conditions or []), condition]
+    api.replace_certificate_signing_request_approval(csr.metadata.name, csr)

@@ -135,7 +135,18 @@ def bootstrap_secrets(api, node: str) -> list[str]:
     ]
 
 
-def test_attested_nodes_join_with_their_labels_and_taints(site, api):
+def client_for(api, name: str):
+    """Another API group's client over the same connection as the core one."""
+    from kubernetes import client
+
+    return getattr(client, name)(api.api_client)
+
+
+def certificates_api(api):
+    return client_for(api, "CertificatesV1Api")
+
+
+def test_attested_nodes_join_with_their_labels_and_taints(lab, site, api):
     counts = recap(site.stdout)
     assert counts[JOINED]["failed"] == 0 and counts[BATTERY]["failed"] == 0, site.stdout[-3000:]
     head = api.read_node(JOINED)
@@ -170,6 +181,21 @@ def test_attested_nodes_join_with_their_labels_and_taints(site, api):
         "/var/lib/kubelet/pki/kubelet-client-current.pem",
     )
     assert "CN = system:node:k8s-1" in cert.stdout and "O = system:nodes" in cert.stdout
+    # The controller approved the kubelet's first request itself (nothing auto-approves a bootstrap token's).
+    certificates = certificates_api(api)
+    approvals = [
+        (c.reason, c.message)
+        for name in node_csrs(lab["kubeconfig"], JOINED)
+        for c in certificates.read_certificate_signing_request(name).status.conditions
+        if c.type == "Approved"
+    ]
+    assert (
+        "EdgewrightNodeBootstrap",
+        "system:node:k8s-1 asked for by the bootstrap token issued to k8s-1",
+    ) in (approvals)
+    assert not [c for c, _ in approvals if c == "AutoApproved"]
+    bindings = client_for(api, "RbacAuthorizationV1Api").list_cluster_role_binding().items
+    assert "edgewright:node-autoapprove-bootstrap" not in [b.metadata.name for b in bindings]
     # The bootstrap token was short-lived: revoked right after the join, and gone from the node.
     assert bootstrap_secrets(api, JOINED) == []
     assert on_node(JOINED, "test", "-e", "/etc/kubernetes/bootstrap-kubelet.conf").returncode == 1
@@ -377,6 +403,93 @@ def test_bad_input_is_named_and_changes_nothing(lab, site, extra, message):
     assert on_node(REFUSED, "test", "-e", "/etc/containerd/config.toml").returncode == 1
 
 
+def bootstrap_request(common_name: str, organizations: list[str]) -> str:
+    """A client certificate request (base64 PEM) for a name, made with a fresh key as a kubelet makes it."""
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    subject = x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+        + [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    )
+    request = x509.CertificateSigningRequestBuilder().subject_name(subject)
+    pem = request.sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256()).public_bytes(
+        serialization.Encoding.PEM
+    )
+    return base64.b64encode(pem).decode()
+
+
+@pytest.mark.parametrize(
+    "common_name,organizations,asked",
+    [
+        # k8s-2's own token asks for k8s-1's identity.
+        (f"system:node:{JOINED}", ["system:nodes"], f"asks for system:node:{JOINED} but the token was issued to {BATTERY}"),
+        # Its own name, with cluster-admin's group.
+        (f"system:node:{BATTERY}", ["system:nodes", "system:masters"], "organizations system:nodes, system:masters, not system:nodes alone"),
+    ],
+)  # fmt: skip
+def test_a_bootstrap_token_gets_no_certificate_but_its_own_nodes(
+    lab, site, api, common_name, organizations, asked
+):
+    from kubernetes import client, config
+
+    from edgewright.attest.store import Store
+    from plugins.module_utils.kube_bootstrap import issue, revoke
+
+    admin = config.new_client_from_config(config_file=lab["kubeconfig"]).configuration
+    token = issue(api, BATTERY, 600, ["system:bootstrappers:edgewright"], datetime.datetime.now(datetime.UTC))
+    as_token = client.Configuration()
+    as_token.host, as_token.ssl_ca_cert = admin.host, admin.ssl_ca_cert
+    as_token.api_key = {"authorization": f"Bearer {token['token']}"}
+    certificates = certificates_api(api)
+    name = None
+    try:
+        # Submitted with the token's own credentials, as the node holding it would.
+        created = client.CertificatesV1Api(client.ApiClient(as_token)).create_certificate_signing_request(
+            client.V1CertificateSigningRequest(
+                metadata=client.V1ObjectMeta(generate_name="csr-"),
+                spec=client.V1CertificateSigningRequestSpec(
+                    request=bootstrap_request(common_name, organizations),
+                    signer_name="kubernetes.io/kube-apiserver-client-kubelet",
+                    usages=["digital signature", "client auth"],
+                ),
+            )
+        )
+        name = created.metadata.name
+        assert created.spec.username == f"system:bootstrap:{token['token_id']}"
+        verifier = lab["work"] / "verifier"
+        run = module(
+            "kube_bootstrap_csr",
+            f"kubeconfig={lab['kubeconfig']} node={BATTERY} token_id={token['token_id']} "
+            f"verifier_dir={verifier} timeout=30",
+        )
+        assert run.returncode != 0, run.stdout
+        result = module_result(run)
+        assert result["msg"].startswith(f"no client certificate for {BATTERY}: its bootstrap token"), result
+        assert asked in result["msg"]
+        assert [(d["name"], asked in d["reason"]) for d in result["denied"]] == [(name, True)], result
+        assert result["approved"] == [] and result["changed"] is True
+        # The denial is on the request, for the operator and the kubelet to see.
+        conditions = certificates.read_certificate_signing_request(name).status.conditions
+        assert [(c.type, c.reason) for c in conditions] == [("Denied", "EdgewrightNotThisNode")]
+        assert asked in conditions[0].message
+        # Nothing signs it: the controller manager's signer acts on approved requests within a second.
+        time.sleep(3)
+        assert not certificates.read_certificate_signing_request(name).status.certificate
+        # And the verifier's evidence log keeps it, next to the node's attestations.
+        denials = [e for e in Store(verifier).evidence(BATTERY) if e["outcome"] == "csr-denied"]
+        mine = [e for e in denials if e["csr"] == name]
+        assert [(e["token_id"], asked in e["reason"]) for e in mine] == [(token["token_id"], True)], denials
+    finally:
+        revoke(api, BATTERY)
+        if name:
+            certificates.delete_certificate_signing_request(name)
+
+
 def node_csrs(kubeconfig: str, node: str) -> list[str]:
     from plugins.module_utils.kube_bootstrap import node_csrs as find
 
@@ -426,9 +539,14 @@ def module(name: str, args: str, *extra: str) -> subprocess.CompletedProcess:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"},
         check=False,
     )
+
+
+def module_result(run: subprocess.CompletedProcess) -> dict:
+    """The module's result, from the ad-hoc run's `localhost | STATUS! => {...}` line."""
+    return json.JSONDecoder().raw_decode(run.stdout[run.stdout.index("=> ") + 3 :])[0]
 
 
 @pytest.mark.parametrize(
@@ -450,3 +568,26 @@ def test_token_module_in_check_mode_creates_nothing(lab, api):
     run = module("kube_bootstrap_token", f"kubeconfig={lab['kubeconfig']} node=k8s-check ttl=60", "--check")
     assert run.returncode == 0 and "CHANGED" in run.stdout
     assert bootstrap_secrets(api, "k8s-check") == []
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ("token_id=ABC-12", "token_id 'ABC-12' is not a bootstrap token id"),
+        ("token_id=abc123 timeout=-1", "timeout must be 0 or more seconds, not -1"),
+        ("token_id=abc123 timeout=soon", "is of type str and we were unable to convert to int"),
+    ],
+)
+def test_csr_module_refuses_bad_input_and_decides_nothing(lab, api, args, message):
+    before = [
+        (c.metadata.name, c.status.conditions)
+        for c in certificates_api(api).list_certificate_signing_request().items
+    ]
+    run = module("kube_bootstrap_csr", f"kubeconfig={lab['kubeconfig']} node=k8s-bad {args}")
+    assert run.returncode != 0
+    assert message in run.stdout, run.stdout
+    after = [
+        (c.metadata.name, c.status.conditions)
+        for c in certificates_api(api).list_certificate_signing_request().items
+    ]
+    assert after == before

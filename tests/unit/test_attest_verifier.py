@@ -292,6 +292,18 @@ def test_bad_node_names_are_refused(verifier, name):
         verifier.issue_nonce(name)
 
 
+def test_a_denied_csr_is_kept_in_the_nodes_evidence(tmp_path):
+    verifier = Verifier(Store(tmp_path / "verifier"))
+    verifier.record_denied_csr(
+        "k8s-2", "denied: it asks for system:node:k8s-1", csr="csr-x", token_id="abc123"
+    )
+    [entry] = verifier.store.evidence("k8s-2")
+    assert entry["outcome"] == "csr-denied" and entry["reason"] == "denied: it asks for system:node:k8s-1"
+    assert (entry["csr"], entry["token_id"]) == ("csr-x", "abc123")
+    with pytest.raises(StoreError, match="node name"):
+        verifier.record_denied_csr("../k8s-1", "x")
+
+
 def test_release_requires_a_new_attestation(verifier, tpms):
     t = tpms("a")
     enroll(verifier, "att-1", t)

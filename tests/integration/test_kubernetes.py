@@ -22,6 +22,8 @@ import yaml
 from conftest import ROOT, edgewright
 
 from edgewright.lab.kube import binaries_dir, make_ca
+from edgewright.lab.lab import state_dir
+from edgewright.lab.tpm import trusted_manufacturer
 
 # Not the default port base (16400): a developer's own lab may be running its control plane there.
 LAB, SUBNET, PORT_BASE = "k8s", "10.231.40.0/24", 16500
@@ -84,6 +86,8 @@ def lab(tmp_path_factory):
                 }
             )
         )
+        # The test's own verifier trusts the lab's TPM manufacturer, as the lab's verifier does.
+        trusted_manufacturer(state_dir(LAB) / "tpm-manufacturer", work / "verifier")
         (work / "host_vars").mkdir()
         (work / "host_vars" / f"{JOINED}.yml").write_text(yaml.safe_dump({"edgewright_cluster_role": "head"}))
         (work / "host_vars" / f"{BATTERY}.yml").write_text(

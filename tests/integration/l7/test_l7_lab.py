@@ -25,7 +25,8 @@ from l7_peers import ca_and_server_cert, wait_for
 from waiting import changed_count
 
 from edgewright.lab import podman
-from edgewright.lab.lab import Lab, LabSpec
+from edgewright.lab.lab import Lab, LabSpec, state_dir
+from edgewright.lab.tpm import trusted_manufacturer
 from edgewright.xds.identity import CA_CERT, ensure_client_ca, node_of_certificate
 from edgewright.xds.server import ServerTls, SnapshotCache, SourceWatcher, start_server
 
@@ -306,6 +307,8 @@ def test_sidecar_takes_listeners_from_xds_and_switches_routing_live(lab, tmp_pat
     client_ca = tmp_path / "xds-client-ca"
     ensure_client_ca(client_ca)
     server, _ = start_server(cache, f"{GATEWAY}:{XDS_PORT}", tls=ServerTls(cert, key, client_ca / CA_CERT))
+    # The test's own verifier trusts the lab's TPM manufacturer, as the lab's verifier does.
+    trusted_manufacturer(state_dir(SPEC.name) / "tpm-manufacturer", tmp_path / "verifier")
     try:
         node_vars = {
             "edgewright_verifier_dir": str(tmp_path / "verifier"),

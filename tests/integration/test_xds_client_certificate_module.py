@@ -18,6 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from edgewright.attest.store import Store
 from edgewright.attest.verifier import Verifier
+from edgewright.lab.tpm import trusted_manufacturer
 from edgewright.xds.identity import node_of_certificate
 from tests import swtpm
 
@@ -55,11 +56,12 @@ def run_module(params: dict, *extra: str) -> dict:
 @pytest.fixture
 def attested(tmp_path):
     """A verifier directory in which node edge-1 is attested by its own software TPM."""
-    t = swtpm.start(tmp_path / "tpm")
+    # A TPM from a manufacturer the verifier trusts (it enrolls certified TPMs only).
+    t = swtpm.start(tmp_path / "tpm", trusted_manufacturer(tmp_path / "manufacturer", tmp_path / "verifier"))
     try:
         verifier = Verifier(Store(tmp_path / "verifier"))
         ek_pub, ak_pub, _ = tpm.ensure_identity(t.tcti, EK, AK)
-        challenge = verifier.enroll_challenge("edge-1", ek_pub, ak_pub)
+        challenge = verifier.enroll_challenge("edge-1", ek_pub, ak_pub, tpm.read_ek_certificate(t.tcti))
         verifier.enroll_complete("edge-1", tpm.activate_credential(t.tcti, EK, AK, challenge.credential))
         nonce = verifier.issue_nonce("edge-1")
         message, signature, values = tpm.quote(t.tcti, AK, [0, 16], nonce)

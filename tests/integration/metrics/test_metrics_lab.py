@@ -177,6 +177,8 @@ def lab(tmp_path_factory, verifier_store):
         f"{GATEWAY}:{XDS_PORT}",
         "--metrics-listen",
         f"{GATEWAY}:{XDS_METRICS_PORT}",
+        # No Envoy dials this server: the test scrapes its metrics only, so it serves without TLS, by name.
+        "--insecure-plaintext",
     ]
     verifier_command = [
         "edgewright.metrics",

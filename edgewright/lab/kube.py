@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from edgewright.pki import self_signed_ca
+
 # The API port and the others are offsets from a base the operator picks, so several labs can run side
 # by side: base 16400 gives etcd 16479/16480, the API 16443, the controller manager 16457 and the scheduler
 # 16459.
@@ -115,21 +117,7 @@ def _name(common_name: str, organizations: tuple[str, ...] = ()) -> x509.Name:
 def make_ca(common_name: str) -> tuple[bytes, bytes]:
     """A self-signed CA certificate and its key, both PEM."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = _name(common_name)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(_now() - datetime.timedelta(minutes=5))
-        .not_valid_after(_now() + datetime.timedelta(days=CERT_DAYS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed_ca(key, common_name, CERT_DAYS, now=_now())
     return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 

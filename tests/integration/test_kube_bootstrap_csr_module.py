@@ -9,11 +9,9 @@ kubelet's own join.
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime
 import json
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -21,9 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT
+from kube_loopback import control_plane
 
 from edgewright.attest.store import Store
-from edgewright.lab.kube import ControlPlane, ControlPlaneError, ControlPlaneSpec, Ports, binaries_dir
 from plugins.module_utils.kube_bootstrap import KUBELET_CLIENT_SIGNER, issue
 
 GROUPS = ["system:bootstrappers:edgewright"]
@@ -32,67 +30,8 @@ RBAC = ROOT / "roles" / "kubelet" / "templates" / "bootstrap-rbac.yaml.j2"
 
 @pytest.fixture(scope="module")
 def kubeconfig(tmp_path_factory):
-    missing = [b for b in ("kube-apiserver", "kube-controller-manager") if not (binaries_dir() / b).is_file()]
-    if missing:
-        pytest.skip(f"Kubernetes is not built ({', '.join(missing)}): run scripts/setup")
-    spec = ControlPlaneSpec("csr", "127.0.0.1", tmp_path_factory.mktemp("csr-kube"), Ports(17200))
-    plane = ControlPlane(spec, log=lambda line: None)
-    try:
-        for attempt in range(3):  # as in test_twins_kube: up is idempotent, a slow start is retried
-            try:
-                plane.up()
-                break
-            except ControlPlaneError:
-                if attempt == 2:
-                    raise
-        wait_ready(str(spec.admin_kubeconfig))
-        yield str(spec.admin_kubeconfig)
-    finally:
-        started = processes_of(spec.state)
-        plane.down()
-        deadline = time.monotonic() + 10
-        while started and time.monotonic() < deadline:
-            started = [pid for pid in started if Path(f"/proc/{pid}").exists() and not zombie(pid)]
-            time.sleep(0.5)
-        for pid in started:
-            os.kill(pid, signal.SIGKILL)
-
-
-def zombie(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
-def processes_of(state: Path) -> list[int]:
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if str(state).encode() in (proc / "cmdline").read_bytes():
-                    pids.append(int(proc.name))
-            except OSError:
-                continue
-    return pids
-
-
-def wait_ready(kubeconfig: str, timeout_s: float = 90) -> None:
-    from kubernetes import client, config
-
-    api = client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            api.list_namespace()
-            api.read_namespace("kube-system")
-            return
-        except Exception:  # not up yet: connection refused, or 403/404 while RBAC and namespaces bootstrap
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.5)
+    with control_plane("csr", tmp_path_factory.mktemp("csr-kube"), 17200) as admin_kubeconfig:
+        yield admin_kubeconfig
 
 
 @pytest.fixture(scope="module")

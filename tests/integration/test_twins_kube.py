@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import datetime
 import itertools
-import os
 import re
-import signal
 import threading
 import time
-from pathlib import Path
 
 import pytest
-import urllib3
-from kubernetes.client.exceptions import ApiException
+from kube_loopback import control_plane
 from kubernetes.dynamic.exceptions import NotFoundError, UnprocessibleEntityError
 
-from edgewright.lab.kube import ControlPlane, ControlPlaneError, ControlPlaneSpec, Ports, binaries_dir
 from edgewright.twins import cli, kube
 from edgewright.twins.manifests import DEVICE_LABEL, PLACED_AT, placed_node
 
@@ -32,70 +27,8 @@ NAMESPACES = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def kubeconfig(tmp_path_factory):
-    missing = [b for b in ("kube-apiserver", "kube-controller-manager") if not (binaries_dir() / b).is_file()]
-    if missing:
-        pytest.skip(f"Kubernetes is not built ({', '.join(missing)}): run scripts/setup")
-    spec = ControlPlaneSpec("twn", "127.0.0.1", tmp_path_factory.mktemp("twn-kube"), Ports(17000))
-    plane = ControlPlane(spec, log=lambda line: None)
-    try:
-        # ControlPlane.up can take a component that has not exec'd yet for one that died (its pid file
-        # names a process whose command line is still the parent's); up is idempotent, so try again, and
-        # then wait for the API server itself, since a second up does not wait for what already runs.
-        for attempt in range(3):
-            try:
-                plane.up()
-                break
-            except ControlPlaneError:
-                if attempt == 2:
-                    raise
-        wait_ready(str(spec.admin_kubeconfig))
-        yield str(spec.admin_kubeconfig)
-    finally:
-        started = processes_of(spec.state)
-        plane.down()
-        # down() only signals; the API server takes a while to stop, and the next run needs its port.
-        deadline = time.monotonic() + 10
-        while started and time.monotonic() < deadline:
-            started = [pid for pid in started if running(pid)]
-            time.sleep(0.5)
-        for pid in started:
-            os.kill(pid, signal.SIGKILL)
-
-
-def wait_ready(kubeconfig: str, timeout_s: float = 90) -> None:
-    client = kube.connect(kubeconfig)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            if client.request("get", "/readyz") == "ok":
-                return
-        except (ApiException, urllib3.exceptions.HTTPError):
-            pass
-        if time.monotonic() > deadline:
-            raise ControlPlaneError(f"the API server was not ready within {timeout_s:.0f} s")
-        time.sleep(0.3)
-
-
-def running(pid: int) -> bool:
-    """Whether a process started here still runs; reaps it when it has exited (it is this process's child)."""
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
-    except ChildProcessError:  # not our child: look at it instead
-        return Path(f"/proc/{pid}").exists()
-
-
-def processes_of(state: Path) -> list[int]:
-    """The control plane processes this module started: their command lines name its state directory."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if str(state).encode() in (proc / "cmdline").read_bytes():
-                    pids.append(int(proc.name))
-            except OSError:
-                continue
-    return pids
+    with control_plane("twn", tmp_path_factory.mktemp("twn-kube"), 17000) as admin_kubeconfig:
+        yield admin_kubeconfig
 
 
 @pytest.fixture(scope="module")

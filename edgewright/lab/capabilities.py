@@ -12,7 +12,6 @@ import json
 import os
 import stat
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from edgewright.lab import podman
@@ -122,12 +121,9 @@ def container_dns(image: str = IMAGE, *, network_options: tuple[str, ...] = ()) 
     return Capability(name, True, f"{target} resolves to {lookup.stdout.decode().split()[0]}")
 
 
-CHECKS: tuple[Callable[[], Capability], ...] = (rootful_podman, tun_device, container_dns)
-
-
 def check_all() -> list[Capability]:
     """Every capability, in order; after a podman that does not run, the others cannot be tried."""
-    results = [rootful_podman()]
-    if results[0].ok:
-        results += [check() for check in CHECKS[1:]]
-    return results
+    podman_runs = rootful_podman()
+    if not podman_runs.ok:
+        return [podman_runs]
+    return [podman_runs, tun_device(), container_dns()]

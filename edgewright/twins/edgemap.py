@@ -1,4 +1,4 @@
-"""The edge map: the topology of edge nodes and devices as an adjacency list (the seed's edgeMap).
+"""The edge map: the topology of edge nodes and devices as an adjacency list, the shape of Shifu's edgeMap.
 
 Each vertex is an edge node or an edge device (`vertexType`); each lists its neighbours with the link
 type between them (`neighborVertex`, `neighborLinkType`: ethernet, usb, wifi or mesh). Edges are:

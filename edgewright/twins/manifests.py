@@ -1,6 +1,6 @@
 """The Kubernetes objects of device twins: the EdgeDevice CRD and each twin's composition.
 
-A twin has the shape of the Shifu seed's thermometer example: a Deployment that speaks the device's
+A twin has the shape of Shifu's thermometer example: a Deployment that speaks the device's
 protocol, a Service exposing it to the cluster, a ConfigMap with the device's driver properties, and a
 ServiceAccount that may read its own EdgeDevice and write its status, and nothing else. Everything here
 is a pure function returning plain dicts, used alike by `edgewright twins reconcile` and the Pulumi

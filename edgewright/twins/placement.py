@@ -1,6 +1,6 @@
 """Where device twins run: the placement rules and the lifecycle plan, as pure functions.
 
-Rules, in order (the seed's shifuController scheduling):
+Rules, in order (as Shifu's shifuController schedules):
 1. A device wired to a node runs on that node.
 2. A device on the network runs on the closest edge node by location.
 3. Ties, and devices without a location, go to the node with the most free memory.

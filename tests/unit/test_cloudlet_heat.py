@@ -1,47 +1,20 @@
 """Restricted access: the Heat template and scripts render, parse back, hang together, and match the
-golden files (tests/unit/golden/heat/; after an intended change: EDGEWRIGHT_UPDATE_GOLDEN=1 pytest ...)."""
+golden files (tests/unit/golden/heat/; after an intended change: python -m tests.unit.heat_golden)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from heat_golden import APPS, CASES, GOLDEN, render
 
 from edgewright.cloudlet.backends.openstack import OpenStackSettings
 from edgewright.cloudlet.config import parse_cloudlet
 from edgewright.cloudlet.heat import TEMPLATE, render_artefacts, write_artefacts
 from edgewright.cloudlet.plan import plan_cloudlet
-
-GOLDEN = Path(__file__).parent / "golden" / "heat"
-SETTINGS = OpenStackSettings.parse(
-    {"externalNetwork": "provider-ext", "image": "debian-12", "flavor": "m1.large"}
-)
-APPS = [
-    {"name": "web", "ports": "tcp:80,tcp:443"},
-    {"name": "api", "ports": "tcp:443,udp:5000-5002"},
-    {"name": "iot", "ports": "udp:5683", "dedicatedLb": True},
-]
-CASES = {
-    "none-vip": {"dataPath": "none", "redundancy": "vip"},
-    "router-single": {"dataPath": "router", "redundancy": "single"},
-    "floating-vip": {"dataPath": "floating_ip", "redundancy": "vip"},
-}
-
-
-def render(case: str) -> dict[str, str]:
-    cloudlet = {
-        "name": "hamburg-1",
-        "access": "restricted",
-        "clusterSize": 2,
-        "publicIps": ["198.51.100.30", "198.51.100.31"],
-        "apps": APPS,
-        **CASES[case],
-    }
-    return render_artefacts(plan_cloudlet(parse_cloudlet("openstack", cloudlet)), SETTINGS)
 
 
 def references(node: Any, kind: str) -> list[str]:
@@ -58,10 +31,7 @@ def test_artefacts_match_the_golden_files(case):
     artefacts = render(case)
     for name, text in artefacts.items():
         golden = GOLDEN / case / name
-        if os.environ.get("EDGEWRIGHT_UPDATE_GOLDEN"):
-            golden.parent.mkdir(parents=True, exist_ok=True)
-            golden.write_text(text)
-        assert golden.exists(), f"no golden file {golden}; render it with EDGEWRIGHT_UPDATE_GOLDEN=1"
+        assert golden.exists(), f"no golden file {golden}; render it with python -m tests.unit.heat_golden"
         assert text == golden.read_text(), f"{name} differs from {golden}"
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ansible_playbook
-from waiting import changed_count
+from waiting import changed_count, failed_count
 from waiting import wait_for as wait_briefly
 
 from edgewright.attest.store import Store
@@ -213,7 +213,7 @@ def cloudlet(lab) -> LabRun:
     print(f"\nconverged load balancers and metrics in {time.monotonic() - started:.1f} s")
     again = lab.playbook("playbooks/metrics.yml")
     assert changed_count(again.stdout) == 0, again.stdout[-4000:]
-    assert "failed=0" in first.stdout
+    assert failed_count(first.stdout) == 0
     return lab
 
 

@@ -5,6 +5,7 @@ A source is a mapping (usually a YAML file)::
     clusters:
       web-v1: {endpoints: ["10.231.20.11:8080"]}
       web-v2: {endpoints: ["10.231.20.12:8080"]}
+      web:    {service: default/web, port: 80}   # endpoints from the cluster (EndpointSlices), pushed by EDS
     nodes:
       edge-1:                       # the Envoy node id (its --service-node / bootstrap node.id)
         listeners:
@@ -13,7 +14,9 @@ A source is a mapping (usually a YAML file)::
           - {name: dns, port: 15353, protocol: udp, cluster: dns}
 
 Parsing checks everything Envoy would otherwise reject later, so a mistake names the offending entry and
-never reaches a node.
+never reaches a node. A cluster backed by a Kubernetes Service names the Service (NAMESPACE/NAME) and one of
+its ports (number or name) instead of endpoints; its endpoints are the Service's ready endpoints, which the
+control plane follows as the cluster changes (edgewright.xds.kube), so no file names them.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 PROTOCOLS = ("tcp", "udp", "http")
@@ -46,10 +49,24 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class ServiceRef:
+    """A port of a Kubernetes Service: NAMESPACE/NAME and the Service port's number or name."""
+
+    namespace: str
+    name: str
+    port: int | str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}:{self.port}"
+
+
+@dataclass(frozen=True)
 class Cluster:
     name: str
     endpoints: tuple[Endpoint, ...]
     connect_timeout_s: float = 2.0
+    # Set when the endpoints come from a Service; ENDPOINTS are then the ones last seen (maybe none yet).
+    service: ServiceRef | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +103,19 @@ class NodeConfig:
 class Source:
     clusters: Mapping[str, Cluster] = field(default_factory=dict)
     nodes: Mapping[str, tuple[Listener, ...]] = field(default_factory=dict)
+
+    def services(self) -> frozenset[ServiceRef]:
+        """The Service ports whose endpoints the source's clusters take from the cluster."""
+        return frozenset(c.service for c in self.clusters.values() if c.service is not None)
+
+    def with_endpoints(self, endpoints: Mapping[ServiceRef, tuple[Endpoint, ...]]) -> Source:
+        """This source with each Service-backed cluster's endpoints taken from ENDPOINTS (none when the
+        Service has no ready endpoint, or has not been seen yet)."""
+        clusters = {
+            name: c if c.service is None else replace(c, endpoints=endpoints.get(c.service, ()))
+            for name, c in self.clusters.items()
+        }
+        return Source(clusters, self.nodes)
 
     def node_config(self, node_id: str) -> NodeConfig:
         """The configuration of NODE_ID; a node the source does not name gets nothing (an empty config)."""
@@ -139,17 +169,43 @@ def _unknown_keys(entry: Mapping[str, Any], allowed: set[str], where: str) -> No
         )
 
 
+# A Kubernetes object name (RFC 1123 label: namespaces and Services).
+_KUBE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# A Service port's name (IANA service name: at most 15 characters, lowercase, a letter among them).
+_PORT_NAME = re.compile(r"^(?=.{1,15}$)(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def parse_service_ref(service: Any, port: Any, where: str) -> ServiceRef:
+    """'NAMESPACE/NAME' and a Service port (number or name) as a ServiceRef, or SourceError naming WHERE."""
+    namespace, _, name = service.partition("/") if isinstance(service, str) else ("", "", "")
+    if not (_KUBE_NAME.match(namespace) and _KUBE_NAME.match(name)):
+        raise SourceError(f"{where}: service must be 'NAMESPACE/NAME' (Kubernetes names), got {service!r}")
+    if isinstance(port, str):
+        if not _PORT_NAME.match(port):
+            raise SourceError(f"{where}: port must be a Service port number or name, got {port!r}")
+    else:
+        check_port(port, where)
+    return ServiceRef(namespace, name, port)
+
+
 def parse_cluster(name: Any, raw: Any) -> Cluster:
     where = f"cluster {name!r}"
     check_name(name, where)
     entry = _mapping(raw, where)
-    _unknown_keys(entry, {"endpoints", "connect_timeout_s"}, where)
-    endpoints = entry.get("endpoints")
-    if not isinstance(endpoints, list) or not endpoints:
-        raise SourceError(f"{where}: endpoints must be a non-empty list of 'host:port'")
+    _unknown_keys(entry, {"endpoints", "service", "port", "connect_timeout_s"}, where)
     timeout = entry.get("connect_timeout_s", 2.0)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
         raise SourceError(f"{where}: connect_timeout_s must be a positive number, got {timeout!r}")
+    if "service" in entry:
+        if "endpoints" in entry:
+            raise SourceError(f"{where}: takes endpoints or a service, not both")
+        ref = parse_service_ref(entry["service"], entry.get("port"), where)
+        return Cluster(name, (), float(timeout), service=ref)
+    if "port" in entry:
+        raise SourceError(f"{where}: port goes with service (a Service port), not with endpoints")
+    endpoints = entry.get("endpoints")
+    if not isinstance(endpoints, list) or not endpoints:
+        raise SourceError(f"{where}: endpoints must be a non-empty list of 'host:port', or name a service")
     return Cluster(name, tuple(parse_endpoint(e, where) for e in endpoints), float(timeout))
 
 

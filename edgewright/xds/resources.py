@@ -25,7 +25,7 @@ from google.protobuf import any_pb2, json_format
 from google.protobuf.message import Message
 from xds.type.matcher.v3 import matcher_pb2
 
-from edgewright.xds.model import Cluster, Endpoint, Listener, NodeConfig
+from edgewright.xds.model import Cluster, Endpoint, Listener, NodeConfig, SourceError
 
 LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener"
 ROUTE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
@@ -199,8 +199,15 @@ def static_resources(config: NodeConfig) -> dict[str, Any]:
     """The node's listeners and clusters as Envoy JSON with endpoints inline, for a node without xDS.
 
     HTTP listeners carry their routes inline too. The result is what a bootstrap's `static_resources` or
-    the `resources` of LDS/CDS files hold.
+    the `resources` of LDS/CDS files hold. A cluster whose endpoints come from a Service is refused: only
+    the control plane follows a Service's endpoints, and a file would keep the ones of the moment forever.
     """
+    following = sorted(c.name for c in config.clusters if c.service is not None)
+    if following:
+        raise SourceError(
+            f"cluster(s) {', '.join(following)} take their endpoints from a Kubernetes Service, which only a "
+            "node served by the xDS control plane follows; give a file-configured node endpoints instead"
+        )
     listeners = []
     for lst in config.listeners:
         resource = listener_resource(lst)

@@ -8,6 +8,7 @@ A source is a mapping (usually a YAML file)::
       web:    {service: default/web, port: 80}   # endpoints from the cluster (EndpointSlices), pushed by EDS
     nodes:
       edge-1:                       # the Envoy node id (its --service-node / bootstrap node.id)
+        services: [default/db:5432] # Services the node reaches through listeners of its own bootstrap
         listeners:
           - {name: web, port: 10000, protocol: http, routes: [{prefix: /, cluster: web-v1}]}
           - {name: db, port: 15432, protocol: tcp, cluster: db}
@@ -92,17 +93,27 @@ class Listener:
 
 @dataclass(frozen=True)
 class NodeConfig:
-    """What one Envoy carries: its listeners and the clusters they use."""
+    """What one Envoy carries: its listeners and the clusters they use, and the Service-backed clusters
+    its own bootstrap defines (FOLLOWED), whose endpoints alone it takes from the control plane."""
 
     node_id: str
     listeners: tuple[Listener, ...]
     clusters: tuple[Cluster, ...]
+    followed: tuple[Cluster, ...] = ()
+
+
+def service_cluster_name(ref: ServiceRef) -> str:
+    """The cluster a node's bootstrap names for REF (the cluster_services role) and the control plane
+    answers EDS for: one spelling on both sides."""
+    return f"svc.{ref.namespace}.{ref.name}.{ref.port}"
 
 
 @dataclass(frozen=True)
 class Source:
     clusters: Mapping[str, Cluster] = field(default_factory=dict)
     nodes: Mapping[str, tuple[Listener, ...]] = field(default_factory=dict)
+    # Per node, the Service-backed clusters it may follow from listeners in its own bootstrap.
+    grants: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def services(self) -> frozenset[ServiceRef]:
         """The Service ports whose endpoints the source's clusters take from the cluster."""
@@ -115,13 +126,19 @@ class Source:
             name: c if c.service is None else replace(c, endpoints=endpoints.get(c.service, ()))
             for name, c in self.clusters.items()
         }
-        return Source(clusters, self.nodes)
+        return Source(clusters, self.nodes, self.grants)
 
     def node_config(self, node_id: str) -> NodeConfig:
         """The configuration of NODE_ID; a node the source does not name gets nothing (an empty config)."""
         listeners = self.nodes.get(node_id, ())
         used = dict.fromkeys(name for lst in listeners for name in lst.clusters())
-        return NodeConfig(node_id, listeners, tuple(self.clusters[name] for name in used))
+        followed = [name for name in self.grants.get(node_id, ()) if name not in used]
+        return NodeConfig(
+            node_id,
+            listeners,
+            tuple(self.clusters[name] for name in used),
+            tuple(self.clusters[name] for name in followed),
+        )
 
 
 def check_port(value: Any, where: str) -> int:
@@ -256,12 +273,19 @@ def parse_source(raw: Any) -> Source:
         name: parse_cluster(name, c) for name, c in _mapping(top.get("clusters", {}), "clusters").items()
     }
     nodes: dict[str, tuple[Listener, ...]] = {}
+    grants: dict[str, tuple[str, ...]] = {}
     for node_id, node in _mapping(top.get("nodes", {}), "nodes").items():
         where = f"node {node_id!r}"
         if not isinstance(node_id, str) or not node_id:
             raise SourceError(f"{where}: node id must be a non-empty string")
         node = _mapping(node, where)
-        _unknown_keys(node, {"listeners"}, where)
+        _unknown_keys(node, {"listeners", "services"}, where)
+        granted = _parse_grants(node.get("services", []), where)
+        for ref in granted:
+            name = service_cluster_name(ref)
+            if clusters.setdefault(name, Cluster(name, (), service=ref)).service != ref:
+                raise SourceError(f"{where}: service {ref} needs cluster name {name!r}, defined otherwise")
+        grants[node_id] = tuple(service_cluster_name(ref) for ref in granted)
         raw_listeners = node.get("listeners", [])
         if not isinstance(raw_listeners, list):
             raise SourceError(f"{where}: listeners must be a list")
@@ -270,7 +294,20 @@ def parse_source(raw: Any) -> Source:
         )
         _check_unique(listeners, where)
         nodes[node_id] = listeners
-    return Source(clusters, nodes)
+    return Source(clusters, nodes, {n: g for n, g in grants.items() if g})
+
+
+def _parse_grants(raw: Any, where: str) -> tuple[ServiceRef, ...]:
+    """A node's `services`: 'NAMESPACE/NAME:PORT' entries (PORT a Service port number or name)."""
+    if not isinstance(raw, list):
+        raise SourceError(f"{where}: services must be a list of 'NAMESPACE/NAME:PORT'")
+    refs = []
+    for entry in raw:
+        service, _, port = entry.rpartition(":") if isinstance(entry, str) else ("", "", "")
+        if not service:
+            raise SourceError(f"{where}: service {entry!r} must be 'NAMESPACE/NAME:PORT'")
+        refs.append(parse_service_ref(service, int(port) if port.isdigit() else port, f"{where} service"))
+    return tuple(dict.fromkeys(refs))
 
 
 def _check_unique(listeners: tuple[Listener, ...], where: str) -> None:

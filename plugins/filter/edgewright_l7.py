@@ -31,8 +31,10 @@ def _require() -> None:
         )
 
 
-def envoy_resources(local_config: Any, node_id: str = "local") -> dict[str, Any]:
-    """{clusters, listeners} in the control plane's source format -> Envoy JSON {listeners, clusters}."""
+def envoy_resources(local_config: Any, node_id: str = "local", ads: bool = False) -> dict[str, Any]:
+    """{clusters, listeners} in the control plane's source format -> Envoy JSON {listeners, clusters}.
+    ADS: the node takes its configuration from the control plane, so Service-backed clusters can get their
+    endpoints over EDS."""
     _require()
     if not isinstance(local_config, dict):
         raise AnsibleFilterError(f"envoy_local_config must be a mapping, got {type(local_config).__name__}")
@@ -44,7 +46,7 @@ def envoy_resources(local_config: Any, node_id: str = "local") -> dict[str, Any]
         "nodes": {node_id: {"listeners": local_config.get("listeners") or []}},
     }
     try:
-        return static_resources(parse_source(source).node_config(node_id))
+        return static_resources(parse_source(source).node_config(node_id), ads=bool(ads))
     except SourceError as err:
         raise AnsibleFilterError(f"envoy_local_config: {err}") from None
 

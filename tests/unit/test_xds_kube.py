@@ -10,7 +10,7 @@ import pytest
 
 from edgewright.xds.kube import ClusterView, ready_endpoints
 from edgewright.xds.model import Endpoint, ServiceRef, SourceError, parse_source
-from edgewright.xds.resources import ENDPOINT, static_resources
+from edgewright.xds.resources import CLUSTER, ENDPOINT, static_resources
 from edgewright.xds.server import SnapshotCache
 
 WEB = ServiceRef("default", "web", 80)
@@ -146,3 +146,27 @@ def test_a_bad_service_cluster_is_refused_naming_it(cluster, message):
 def test_a_file_configured_node_cannot_follow_a_service():
     with pytest.raises(SourceError, match="web take their endpoints from a Kubernetes Service"):
         static_resources(_source().node_config("edge-1"))
+
+
+@pytest.mark.parametrize(
+    ("services", "message"),
+    [
+        ("default/web:80", "services must be a list"),
+        (["default/web"], "must be 'NAMESPACE/NAME:PORT'"),
+        (["web:80"], "service must be 'NAMESPACE/NAME'"),
+        (["default/web:0"], "port must be an integer from 1 to 65535"),
+    ],
+)
+def test_a_bad_grant_is_refused_naming_the_node(services, message):
+    with pytest.raises(SourceError, match="node 'edge-1'") as refused:
+        parse_source({"nodes": {"edge-1": {"services": services}}})
+    assert message in str(refused.value)
+
+
+def test_a_granted_service_gives_the_node_its_endpoints_but_no_cluster_of_its_own():
+    cache = SnapshotCache(parse_source({"nodes": {"edge-1": {"services": ["default/web:80"]}}}))
+    cache.set_service_endpoints(WEB, (Endpoint("10.244.1.5", 8080),))
+    held = cache.get("edge-1").resources
+    # The cluster is in the node's bootstrap (the cluster_services role); a CDS one would clash with it.
+    assert list(held[ENDPOINT]) == ["svc.default.web.80"] and not held[CLUSTER]
+    assert not cache.get("edge-2").resources[ENDPOINT]

@@ -20,10 +20,12 @@ import yaml
 from kubernetes.dynamic.exceptions import ForbiddenError
 from l7_peers import MutualTls, http_get, wait_for
 
+from edgewright.cluster_services import plan as plan_cluster_services
 from edgewright.lab.kube import issue_cert, render_kubeconfig
 from edgewright.twins.kube import connect
 from edgewright.xds.kube import RBAC, SERVICE_LABEL, ServiceEndpointsWatcher
-from edgewright.xds.resources import ads_bootstrap
+from edgewright.xds.model import parse_source
+from edgewright.xds.resources import ads_bootstrap, static_resources
 from edgewright.xds.server import SnapshotCache, SourceWatcher, start_server
 
 pytest_plugins = ["l7_fixtures"]
@@ -73,6 +75,25 @@ def control_plane_kubeconfig(admin_kubeconfig: str, workdir: Path) -> str:
     path.write_text(yaml.safe_dump(render_kubeconfig(server, ca, cert, key, "edgewright-xds")))
     path.chmod(0o600)
     return str(path)
+
+
+# What the cluster_services role plans for edge-2: web.xds-follow.svc.cluster.local on a loopback address.
+SERVICES = [{"service": f"{NAMESPACE}/web", "port": 80, "protocol": "http", "address": "127.77.0.9"}]
+BY_NAME = "http://127.77.0.9:80/"
+
+
+def node_bootstrap(node: str, port: int, tls: MutualTls) -> dict:
+    """NODE's bootstrap as the envoy role renders it: ADS to the control plane, plus the static listeners
+    and Service-backed clusters of the cluster_services plan."""
+    planned = plan_cluster_services(SERVICES)
+    assert [h["name"] for h in planned["hosts"]] == ["web.xds-follow.svc.cluster.local", "web"]
+    local = planned["envoy_local_config"]
+    config = parse_source({"clusters": local["clusters"], "nodes": {node: {"listeners": local["listeners"]}}})
+    rendered = static_resources(config.node_config(node), ads=True)
+    bootstrap = ads_bootstrap(node, ("127.0.0.1", port), 18932, **tls.node_settings(node))
+    bootstrap["static_resources"]["listeners"] = rendered["listeners"]
+    bootstrap["static_resources"]["clusters"] += rendered["clusters"]
+    return bootstrap
 
 
 def endpoint_slice(address: str, ready: bool = True) -> dict:
@@ -134,6 +155,9 @@ def test_envoy_follows_a_service_as_its_endpoints_move(
             {
                 "clusters": {"web": {"service": f"{NAMESPACE}/web", "port": "http"}},
                 "nodes": {
+                    # edge-2 reaches the Service through a listener of its own bootstrap, as the
+                    # cluster_services role gives it; the control plane grants it the endpoints only.
+                    "edge-2": {"services": [f"{NAMESPACE}/web:80"]},
                     "edge-1": {
                         "listeners": [
                             {
@@ -144,7 +168,7 @@ def test_envoy_follows_a_service_as_its_endpoints_move(
                                 "routes": [{"prefix": "/", "cluster": "web"}],
                             }
                         ]
-                    }
+                    },
                 },
             }
         )

@@ -1,7 +1,7 @@
 """Filters for the L7 roles: Envoy resources and load-balancer plans from the edgewright package.
 
 They run on the controller, so the roles share one implementation with the control plane and the stacks
-(`edgewright.xds`, `edgewright.loadbalancer`, `edgewright.portmap`).
+(`edgewright.xds`, `edgewright.loadbalancer.plan`, `edgewright.loadbalancer.portmap`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 try:
-    from edgewright.cluster_services import plan as plan_cluster_services
-    from edgewright.loadbalancer import envoy_config, parse_apps, plan_port_map
-    from edgewright.portmap import PortMap, PortMapError
+    from edgewright.loadbalancer.plan import envoy_config, parse_apps, plan_port_map
+    from edgewright.loadbalancer.portmap import PortMap, PortMapError
+    from edgewright.xds.cluster_services import plan as plan_cluster_services
     from edgewright.xds.model import SourceError, parse_source
     from edgewright.xds.resources import ads_bootstrap, client_identity_secret, static_resources
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgewright.cluster_services import plan
+from edgewright.xds.cluster_services import plan
 from edgewright.xds.model import SourceError, parse_source
 
 DB = {"name": "db.default.svc.cluster.local", "port": 5432, "endpoints": ["10.96.0.10:5432"]}

@@ -20,9 +20,9 @@ import yaml
 from kubernetes.dynamic.exceptions import ForbiddenError
 from l7_peers import MutualTls, http_get, wait_for
 
-from edgewright.cluster_services import plan as plan_cluster_services
 from edgewright.lab.kube import issue_cert, render_kubeconfig
 from edgewright.twins.kube import connect
+from edgewright.xds.cluster_services import plan as plan_cluster_services
 from edgewright.xds.kube import RBAC, SERVICE_LABEL, ServiceEndpointsWatcher
 from edgewright.xds.model import parse_source
 from edgewright.xds.resources import ads_bootstrap, static_resources

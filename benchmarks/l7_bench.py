@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgewright.loadbalancer import envoy_config, parse_apps, plan_port_map
+from edgewright.loadbalancer.plan import envoy_config, parse_apps, plan_port_map
 from edgewright.xds.model import parse_source
 from edgewright.xds.resources import snapshot, static_resources
 

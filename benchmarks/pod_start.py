@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 from kubernetes import client, config, watch
 
-from edgewright.lab.lab import state_dir
+from edgewright.lab.nodes import state_dir
 
 NAMESPACE = "edgewright-bench"
 

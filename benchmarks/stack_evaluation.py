@@ -13,8 +13,8 @@ import time
 import warnings
 
 from edgewright.cloudlet.config import parse_cloudlet
-from edgewright.cloudlet.mocks import evaluate
 from edgewright.cloudlet.plan import plan_cloudlet
+from tests.pulumi_mocks import evaluate
 
 SIZES = (10, 100, 1000)
 DEDICATED = 2  # apps with their own LB (each takes a public IP)

@@ -13,7 +13,7 @@ from edgewright.attest.manufacturer import ManufacturerError
 from edgewright.lab import capabilities, podman, tpm
 from edgewright.lab.image import IMAGE, ensure_image
 from edgewright.lab.kube import DEFAULT_PORT_BASE, ControlPlane, ControlPlaneError
-from edgewright.lab.lab import (
+from edgewright.lab.nodes import (
     DEFAULT_NAME,
     DEFAULT_SUBNET,
     MAX_NODES,

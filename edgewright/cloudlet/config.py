@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from edgewright.portmap import DEFAULT_REMAP_START, AppPorts, PortMap, PortMapError
+from edgewright.loadbalancer.portmap import DEFAULT_REMAP_START, AppPorts, PortMap, PortMapError
 
 # Names end up in Kubernetes object names and DNS labels (at most 63 characters, lowercase):
 # "<cloudlet>-<app>-lb-envoy" must fit.

@@ -2,7 +2,7 @@
 
 On GKE and KIND the root and dedicated LBs are Envoy Deployments; each public port of the LB's port map
 gets a listener that carries TCP or UDP to the app's Service on its internal port. The listeners and
-clusters are the ones the loadbalancer role serves on VM load balancers (edgewright.loadbalancer and
+clusters are the ones the loadbalancer role serves on VM load balancers (edgewright.loadbalancer.plan and
 edgewright.xds), so both kinds of LB carry a port map the same way.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from edgewright.loadbalancer import App
-from edgewright.loadbalancer import envoy_config as lb_listeners_and_clusters
-from edgewright.portmap import AppPorts, PortMap
+from edgewright.loadbalancer.plan import App
+from edgewright.loadbalancer.plan import envoy_config as lb_listeners_and_clusters
+from edgewright.loadbalancer.portmap import AppPorts, PortMap
 from edgewright.xds.model import parse_source
 from edgewright.xds.resources import static_resources
 

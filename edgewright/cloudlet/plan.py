@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from edgewright.cloudlet.config import CloudletConfig, CloudletConfigError, Redundancy
-from edgewright.portmap import PortMap, PortMapError, PortRange, Protocol, assign_dedicated, assign_root
+from edgewright.loadbalancer.portmap import (
+    PortMap,
+    PortMapError,
+    PortRange,
+    Protocol,
+    assign_dedicated,
+    assign_root,
+)
 
 # The LB hosts' own services: operators reach them over SSH, so no app may take port 22 there.
 LB_RESERVED_PORTS = (PortRange(Protocol.TCP, 22, 22),)

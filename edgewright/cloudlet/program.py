@@ -16,7 +16,7 @@ from edgewright.cloudlet.backends.base import Backend
 from edgewright.cloudlet.components import Cloudlet, CloudletArgs
 from edgewright.cloudlet.config import Access, CloudletConfigError, Orchestrator, parse_cloudlet
 from edgewright.cloudlet.plan import CloudletPlan, plan_cloudlet
-from edgewright.portmap import PortMapError
+from edgewright.loadbalancer.portmap import PortMapError
 
 
 def _previous_port_map(config: pulumi.Config) -> Any:
@@ -73,7 +73,7 @@ def run() -> Cloudlet | None:
     plan = load_plan(config)
     if plan.config.access is Access.RESTRICTED:
         from edgewright.cloudlet.backends.openstack import OpenStackSettings
-        from edgewright.cloudlet.heat import render_artefacts, write_artefacts
+        from edgewright.cloudlet.backends.openstack.heat import render_artefacts, write_artefacts
 
         settings = OpenStackSettings.parse(config.get_object("openstack"))
         artefacts = render_artefacts(plan, settings)

@@ -55,6 +55,12 @@ def register(subparsers) -> None:
     serve.add_argument(
         "--metrics-listen", help="host:port to serve Prometheus metrics on (default: no metrics)"
     )
+    serve.add_argument(
+        "--kubeconfig",
+        type=Path,
+        help="the cluster whose Services the source's service clusters name: their endpoints are watched "
+        "and pushed over EDS (needs only get/list/watch on services and endpointslices)",
+    )
     serve.add_argument("--check", action="store_true", help="only check the source and exit")
     serve.set_defaults(func=serve_command)
     client_ca = commands.add_parser(
@@ -126,7 +132,26 @@ def serve_command(args: argparse.Namespace) -> int:
                 f"edgewright xds serve: cannot serve metrics on {args.metrics_listen}: {err}", file=sys.stderr
             )
             return 1
+    followers = None
+    if args.kubeconfig:
+        from edgewright.twins.kube import ClusterError, connect
+        from edgewright.xds.kube import ServiceEndpointsWatcher
+
+        try:
+            followers = ServiceEndpointsWatcher(connect(str(args.kubeconfig)), cache)
+        except ClusterError as err:
+            print(f"edgewright xds serve: {err}", file=sys.stderr)
+            return 1
+    elif source.services():
+        print(
+            "edgewright xds serve: the source's clusters follow Services "
+            f"({', '.join(sorted(map(str, source.services())))}): give --kubeconfig",
+            file=sys.stderr,
+        )
+        return 2
     watcher.poll()
+    if followers is not None:
+        followers.start()
     try:
         server, port = start_server(
             cache,
@@ -144,7 +169,11 @@ def serve_command(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     while not stop.wait(args.poll_interval):
-        watcher.poll()
+        # A source that now follows another Service gets its endpoints at once, not at the next event.
+        if watcher.poll() and followers is not None:
+            followers.push()
+    if followers is not None:
+        followers.stop()
     server.stop(grace=2).wait()
     return 0
 

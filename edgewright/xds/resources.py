@@ -25,7 +25,7 @@ from google.protobuf import any_pb2, json_format
 from google.protobuf.message import Message
 from xds.type.matcher.v3 import matcher_pb2
 
-from edgewright.xds.model import Cluster, Endpoint, Listener, NodeConfig
+from edgewright.xds.model import Cluster, Endpoint, Listener, NodeConfig, SourceError
 
 LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener"
 ROUTE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
@@ -183,7 +183,7 @@ def snapshot(config: NodeConfig) -> Snapshot:
     """The ADS snapshot of a node: EDS clusters, their load assignments, listeners and routes."""
     resources: dict[str, dict[str, Message]] = {
         CLUSTER: {c.name: cluster_resource(c, inline=False) for c in config.clusters},
-        ENDPOINT: {c.name: load_assignment(c) for c in config.clusters},
+        ENDPOINT: {c.name: load_assignment(c) for c in (*config.clusters, *config.followed)},
         LISTENER: {lst.name: listener_resource(lst) for lst in config.listeners},
         ROUTE: {lst.name: route_resource(lst) for lst in config.listeners if lst.protocol == "http"},
     }
@@ -195,12 +195,21 @@ def snapshot(config: NodeConfig) -> Snapshot:
     return Snapshot(digest.hexdigest()[:16], resources)
 
 
-def static_resources(config: NodeConfig) -> dict[str, Any]:
-    """The node's listeners and clusters as Envoy JSON with endpoints inline, for a node without xDS.
+def static_resources(config: NodeConfig, *, ads: bool = False) -> dict[str, Any]:
+    """The node's listeners and clusters as Envoy JSON with endpoints inline, for a node's own files or
+    bootstrap.
 
     HTTP listeners carry their routes inline too. The result is what a bootstrap's `static_resources` or
-    the `resources` of LDS/CDS files hold.
+    the `resources` of LDS/CDS files hold. A cluster whose endpoints come from a Service takes them over
+    EDS from the control plane, so it needs a node that has one (ADS); a file would keep the endpoints of
+    the moment forever, so without ADS it is refused.
     """
+    following = sorted(c.name for c in config.clusters if c.service is not None)
+    if following and not ads:
+        raise SourceError(
+            f"cluster(s) {', '.join(following)} take their endpoints from a Kubernetes Service, which only a "
+            "node served by the xDS control plane follows; give a file-configured node endpoints instead"
+        )
     listeners = []
     for lst in config.listeners:
         resource = listener_resource(lst)
@@ -211,7 +220,7 @@ def static_resources(config: NodeConfig) -> dict[str, Any]:
             manager.route_config.CopyFrom(route_resource(lst))
             resource.filter_chains[0].filters[0].typed_config.Pack(manager)
         listeners.append(_json(resource))
-    clusters = [_json(cluster_resource(c, inline=True)) for c in config.clusters]
+    clusters = [_json(cluster_resource(c, inline=c.service is None)) for c in config.clusters]
     return {"listeners": listeners, "clusters": clusters}
 
 

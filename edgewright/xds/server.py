@@ -27,7 +27,7 @@ import yaml
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 
 from edgewright.xds.identity import PeerIdentity, identity_of_pem
-from edgewright.xds.model import Source, SourceError, parse_source
+from edgewright.xds.model import Endpoint, ServiceRef, Source, SourceError, parse_source
 from edgewright.xds.resources import TYPE_ORDER, Snapshot, snapshot
 
 log = logging.getLogger("edgewright.xds")
@@ -45,27 +45,49 @@ class SnapshotCache:
 
     def __init__(self, source: Source | None = None) -> None:
         self._lock = threading.Lock()
-        self._source = source or Source()
+        self._declared = source or Source()
+        # The ready endpoints of each Service port the source names, as last seen in the cluster.
+        self._service_endpoints: dict[ServiceRef, tuple[Endpoint, ...]] = {}
+        self._source = self._declared
         self._snapshots: dict[str, Snapshot] = {}
         self._watchers: dict[str, set[queue.Queue]] = {}
 
     def set_source(self, source: Source) -> list[str]:
         """Replace the source; wake the streams of every node whose snapshot changed. Returns those nodes."""
         with self._lock:
-            self._source = source
-            for node_id in [n for n in self._snapshots if n not in self._watchers]:
-                if node_id not in source.nodes:
-                    del self._snapshots[node_id]
-            changed = []
-            for node_id in set(self._snapshots) | set(self._watchers):
-                new = snapshot(source.node_config(node_id))
-                old = self._snapshots.get(node_id)
-                self._snapshots[node_id] = new
-                if old is None or old.version != new.version:
-                    changed.append(node_id)
-                    for q in self._watchers.get(node_id, ()):
-                        q.put(_WAKE)
-            return sorted(changed)
+            self._declared = source
+            return self._apply()
+
+    def set_service_endpoints(self, service: ServiceRef, endpoints: tuple[Endpoint, ...]) -> list[str]:
+        """The ready endpoints of SERVICE changed; push them (EDS) to every node whose clusters follow it.
+        Returns the nodes woken."""
+        with self._lock:
+            if self._service_endpoints.get(service) == endpoints:
+                return []
+            self._service_endpoints[service] = endpoints
+            return self._apply()
+
+    def services(self) -> frozenset[ServiceRef]:
+        """The Service ports the current source follows."""
+        with self._lock:
+            return self._declared.services()
+
+    def _apply(self) -> list[str]:
+        source = self._declared.with_endpoints(self._service_endpoints)
+        self._source = source
+        for node_id in [n for n in self._snapshots if n not in self._watchers]:
+            if node_id not in source.nodes:
+                del self._snapshots[node_id]
+        changed = []
+        for node_id in set(self._snapshots) | set(self._watchers):
+            new = snapshot(source.node_config(node_id))
+            old = self._snapshots.get(node_id)
+            self._snapshots[node_id] = new
+            if old is None or old.version != new.version:
+                changed.append(node_id)
+                for q in self._watchers.get(node_id, ()):
+                    q.put(_WAKE)
+        return sorted(changed)
 
     def get(self, node_id: str) -> Snapshot:
         with self._lock:

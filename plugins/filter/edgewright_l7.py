@@ -1,7 +1,7 @@
 """Filters for the L7 roles: Envoy resources and load-balancer plans from the edgewright package.
 
 They run on the controller, so the roles share one implementation with the control plane and the stacks
-(`edgewright.xds`, `edgewright.loadbalancer`, `edgewright.portmap`).
+(`edgewright.xds`, `edgewright.loadbalancer.plan`, `edgewright.loadbalancer.portmap`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 try:
-    from edgewright.cluster_services import plan as plan_cluster_services
-    from edgewright.loadbalancer import envoy_config, parse_apps, plan_port_map
-    from edgewright.portmap import PortMap, PortMapError
+    from edgewright.loadbalancer.plan import envoy_config, parse_apps, plan_port_map
+    from edgewright.loadbalancer.portmap import PortMap, PortMapError
+    from edgewright.xds.cluster_services import plan as plan_cluster_services
     from edgewright.xds.model import SourceError, parse_source
     from edgewright.xds.resources import ads_bootstrap, client_identity_secret, static_resources
 
@@ -31,8 +31,10 @@ def _require() -> None:
         )
 
 
-def envoy_resources(local_config: Any, node_id: str = "local") -> dict[str, Any]:
-    """{clusters, listeners} in the control plane's source format -> Envoy JSON {listeners, clusters}."""
+def envoy_resources(local_config: Any, node_id: str = "local", ads: bool = False) -> dict[str, Any]:
+    """{clusters, listeners} in the control plane's source format -> Envoy JSON {listeners, clusters}.
+    ADS: the node takes its configuration from the control plane, so Service-backed clusters can get their
+    endpoints over EDS."""
     _require()
     if not isinstance(local_config, dict):
         raise AnsibleFilterError(f"envoy_local_config must be a mapping, got {type(local_config).__name__}")
@@ -44,7 +46,7 @@ def envoy_resources(local_config: Any, node_id: str = "local") -> dict[str, Any]
         "nodes": {node_id: {"listeners": local_config.get("listeners") or []}},
     }
     try:
-        return static_resources(parse_source(source).node_config(node_id))
+        return static_resources(parse_source(source).node_config(node_id), ads=bool(ads))
     except SourceError as err:
         raise AnsibleFilterError(f"envoy_local_config: {err}") from None
 

@@ -67,3 +67,13 @@ def lab_home(tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("EDGEWRIGHT_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def loopback_kubeconfig(tmp_path_factory):
+    """One Kubernetes control plane on loopback (no lab nodes) for every test that needs a real API server
+    and nothing else; yields its admin kubeconfig. Tests keep to namespaces and names of their own."""
+    from kube_loopback import control_plane
+
+    with control_plane("loop", tmp_path_factory.mktemp("loop-kube"), 17000) as admin_kubeconfig:
+        yield admin_kubeconfig

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT
-from kube_loopback import control_plane
 
 from edgewright.attest.store import Store
 from plugins.module_utils.kube_bootstrap import KUBELET_CLIENT_SIGNER, issue
@@ -29,9 +28,8 @@ RBAC = ROOT / "roles" / "kubelet" / "templates" / "bootstrap-rbac.yaml.j2"
 
 
 @pytest.fixture(scope="module")
-def kubeconfig(tmp_path_factory):
-    with control_plane("csr", tmp_path_factory.mktemp("csr-kube"), 17200) as admin_kubeconfig:
-        yield admin_kubeconfig
+def kubeconfig(loopback_kubeconfig):
+    return loopback_kubeconfig
 
 
 @pytest.fixture(scope="module")

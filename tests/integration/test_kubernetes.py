@@ -22,7 +22,7 @@ import yaml
 from conftest import ROOT, edgewright
 
 from edgewright.lab.kube import binaries_dir, make_ca
-from edgewright.lab.lab import state_dir
+from edgewright.lab.nodes import state_dir
 from edgewright.lab.tpm import trusted_manufacturer
 
 # Not the default port base (16400): a developer's own lab may be running its control plane there.

@@ -23,9 +23,15 @@ import pytest
 import yaml
 from pyVmomi import vim
 
-from edgewright.cloudlet.vcsim import running_vcsim
-from edgewright.cloudlet.vsphere import Connection, find_datacenter, find_folder, session, wait
+from edgewright.cloudlet.backends.vsphere.providers import (
+    Connection,
+    find_datacenter,
+    find_folder,
+    session,
+    wait,
+)
 from tests.ansible_inventory import ansible_inventory, plain
+from tests.vcsim import running_vcsim
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "stacks"

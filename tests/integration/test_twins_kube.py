@@ -1,5 +1,6 @@
 """Device twins against a real Kubernetes API server (the lab's control plane: etcd, kube-apiserver,
-kube-controller-manager built by scripts/setup.d/60-kubernetes.sh), started on 127.0.0.1 for this module.
+kube-controller-manager built by scripts/setup.d/60-kubernetes.sh), on 127.0.0.1, shared with the other
+tests that need an API server and nothing else (tests/integration/conftest.py).
 
 There are no kubelets here: edge nodes are Node objects created through the API, with their Ready
 condition, allocatable memory and heartbeat set through the status subresource, exactly the fields
@@ -15,7 +16,6 @@ import threading
 import time
 
 import pytest
-from kube_loopback import control_plane
 from kubernetes.dynamic.exceptions import NotFoundError, UnprocessibleEntityError
 
 from edgewright.twins import cli, kube
@@ -26,9 +26,8 @@ NAMESPACES = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
-def kubeconfig(tmp_path_factory):
-    with control_plane("twn", tmp_path_factory.mktemp("twn-kube"), 17000) as admin_kubeconfig:
-        yield admin_kubeconfig
+def kubeconfig(loopback_kubeconfig):
+    return loopback_kubeconfig
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,7 @@ from collections.abc import Iterator
 import pytest
 from pyVmomi import vim
 
-from edgewright.cloudlet.vcsim import free_port, running_vcsim
-from edgewright.cloudlet.vsphere import (
+from edgewright.cloudlet.backends.vsphere.providers import (
     Connection,
     FolderProvider,
     VirtualMachineProvider,
@@ -24,6 +23,7 @@ from edgewright.cloudlet.vsphere import (
     session,
     wait,
 )
+from tests.vcsim import free_port, running_vcsim
 
 TEMPLATE = "DC0_C0_RP0_VM0"
 

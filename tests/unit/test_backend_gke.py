@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from edgewright.cloudlet.mocks import evaluate
-from edgewright.portmap import PortMap
+from edgewright.loadbalancer.portmap import PortMap
+from tests.pulumi_mocks import evaluate
 
 SERVICE = "kubernetes:core/v1:Service"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from edgewright.cloudlet.mocks import evaluate
+from tests.pulumi_mocks import evaluate
 
 DYNAMIC = "pulumi-python:dynamic:Resource"
 

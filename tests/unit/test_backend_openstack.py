@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from edgewright.cloudlet.mocks import evaluate
-from edgewright.portmap import PortMap
+from edgewright.loadbalancer.portmap import PortMap
+from tests.pulumi_mocks import evaluate
 
 PORT = "openstack:networking/port:Port"
 RULE = "openstack:networking/secGroupRule:SecGroupRule"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from edgewright.cloudlet.mocks import evaluate
-from edgewright.cloudlet.vsphere import FolderProvider, VirtualMachineProvider
+from edgewright.cloudlet.backends.vsphere.providers import FolderProvider, VirtualMachineProvider
+from tests.pulumi_mocks import evaluate
 
 DYNAMIC = "pulumi-python:dynamic:Resource"
 
@@ -103,5 +103,27 @@ def test_data_path_none_makes_the_root_lb_the_gateway():
 def test_the_resources_use_the_importable_providers(pair):
     mocks, _ = pair
     # Pulumi pickles the provider by reference to its module: it must not live in __main__.
-    assert VirtualMachineProvider.__module__ == FolderProvider.__module__ == "edgewright.cloudlet.vsphere"
+    assert (
+        VirtualMachineProvider.__module__
+        == FolderProvider.__module__
+        == "edgewright.cloudlet.backends.vsphere.providers"
+    )
     assert all("__provider" in r.inputs for r in mocks.of_type(DYNAMIC))
+
+
+def test_stacks_deployed_before_the_backend_became_a_package_still_load_their_providers():
+    """A stack's state holds its providers pickled by module name; the old name still resolves."""
+    import pickle
+
+    from edgewright.cloudlet import kind as old_kind
+    from edgewright.cloudlet import vsphere as old_vsphere
+    from edgewright.cloudlet.backends.kind.provider import KindClusterProvider
+
+    assert old_vsphere.FolderProvider is FolderProvider
+    assert old_vsphere.VirtualMachineProvider is VirtualMachineProvider
+    assert old_kind.KindClusterProvider is KindClusterProvider
+    pickled = pickle.dumps(VirtualMachineProvider, protocol=0).replace(
+        b"edgewright.cloudlet.backends.vsphere.providers", b"edgewright.cloudlet.vsphere"
+    )
+    assert b"edgewright.cloudlet.vsphere\n" in pickled
+    assert pickle.loads(pickled) is VirtualMachineProvider

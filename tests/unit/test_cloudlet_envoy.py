@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from edgewright.cloudlet.envoy import envoy_config
-from edgewright.portmap import AppPorts, assign_root
+from edgewright.loadbalancer.portmap import AppPorts, assign_root
 
 PORT_MAP = assign_root(
     [

@@ -12,8 +12,8 @@ import yaml
 from heat_golden import APPS, CASES, GOLDEN, render
 
 from edgewright.cloudlet.backends.openstack import OpenStackSettings
+from edgewright.cloudlet.backends.openstack.heat import TEMPLATE, render_artefacts, write_artefacts
 from edgewright.cloudlet.config import parse_cloudlet
-from edgewright.cloudlet.heat import TEMPLATE, render_artefacts, write_artefacts
 from edgewright.cloudlet.plan import plan_cloudlet
 
 

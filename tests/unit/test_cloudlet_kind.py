@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from edgewright.cloudlet.backends.kind.provider import KindClusterProvider, KindError, kind_config
 from edgewright.cloudlet.config import parse_cloudlet
-from edgewright.cloudlet.kind import KindClusterProvider, KindError, kind_config
 from edgewright.cloudlet.plan import plan_cloudlet
 
 

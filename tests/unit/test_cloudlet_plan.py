@@ -6,7 +6,7 @@ import pytest
 
 from edgewright.cloudlet.config import parse_cloudlet
 from edgewright.cloudlet.plan import Role, plan_cloudlet
-from edgewright.portmap import PortMapError, Protocol
+from edgewright.loadbalancer.portmap import PortMapError, Protocol
 
 
 def plan(**changes):

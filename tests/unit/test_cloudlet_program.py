@@ -12,7 +12,7 @@ import yaml
 
 from edgewright.cloudlet import program
 from edgewright.cloudlet.config import CloudletConfigError
-from edgewright.cloudlet.mocks import CloudletMocks, evaluate
+from tests.pulumi_mocks import CloudletMocks, evaluate
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 SECRETS = {"vspherePassword": "pass"}

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edgewright.cloudlet.mocks import evaluate
 from tests.ansible_inventory import ansible_inventory, plain
+from tests.pulumi_mocks import evaluate
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "plugins" / "inventory" / "edgewright_cloudlet.py"

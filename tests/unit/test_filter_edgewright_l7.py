@@ -73,3 +73,16 @@ def test_the_sample_inventory_reaches_the_control_plane_over_mutual_tls():
     assert sample["envoy_config_source"] == "xds"
     assert sample["envoy_xds_tls_ca"]
     assert not sample.get("envoy_xds_insecure_plaintext", False)
+
+
+def test_a_service_backed_cluster_takes_its_endpoints_over_eds_only_on_a_node_with_ads():
+    local = filters.cluster_services_plan([{"service": "shop/web", "port": 80, "protocol": "http"}])
+    resources = filters.envoy_resources(local["envoy_local_config"], ads=True)
+    (cluster,) = resources["clusters"]
+    assert cluster["name"] == "svc.shop.web.80"
+    assert cluster["type"] == "EDS" and "ads" in cluster["eds_cluster_config"]["eds_config"]
+    assert "load_assignment" not in cluster
+    with pytest.raises(
+        AnsibleFilterError, match=r"svc\.shop\.web\.80 take their endpoints from a Kubernetes"
+    ):
+        filters.envoy_resources(local["envoy_local_config"])

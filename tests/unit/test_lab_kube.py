@@ -19,7 +19,7 @@ from edgewright.lab.kube import (
     kubernetes_version,
     make_ca,
 )
-from edgewright.lab.lab import LabSpec, render_inventory
+from edgewright.lab.nodes import LabSpec, render_inventory
 
 
 def test_ports_are_offsets_of_the_base_and_never_the_defaults():

@@ -5,7 +5,7 @@ import shlex
 import pytest
 
 from edgewright.cli import format_table, project_root
-from edgewright.lab.lab import LabError, LabSpec, known_hosts_line, render_inventory
+from edgewright.lab.nodes import LabError, LabSpec, known_hosts_line, render_inventory
 
 
 def test_nodes_get_stable_names_and_addresses():
@@ -99,7 +99,7 @@ def _pod(phase, *containers):
 
 
 def test_pod_state_says_ready_or_why_a_container_waits():
-    from edgewright.lab.lab import pod_state
+    from edgewright.lab.nodes import pod_state
 
     assert pod_state(_pod("Running", (True, None))) == "ready"
     assert pod_state(_pod("Running", (False, None))) == "Running"

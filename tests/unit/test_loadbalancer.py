@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edgewright.loadbalancer import envoy_config, parse_apps, plan_port_map
-from edgewright.portmap import PortMapError
+from edgewright.loadbalancer.plan import envoy_config, parse_apps, plan_port_map
+from edgewright.loadbalancer.portmap import PortMapError
 from edgewright.xds.model import parse_source
 
 APPS = [

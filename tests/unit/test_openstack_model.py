@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from edgewright.cloudlet.backends.openstack.layout import Net, merged, openstack_layout
 from edgewright.cloudlet.config import parse_cloudlet
-from edgewright.cloudlet.openstack_model import Net, merged, openstack_layout
 from edgewright.cloudlet.plan import plan_cloudlet
-from edgewright.portmap import PortRange, Protocol
+from edgewright.loadbalancer.portmap import PortRange, Protocol
 
 TCP, UDP = Protocol.TCP, Protocol.UDP
 

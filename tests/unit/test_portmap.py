@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from edgewright import portmap
-from edgewright.portmap import (
+from edgewright.loadbalancer import portmap
+from edgewright.loadbalancer.portmap import (
     AppPorts,
     PortMap,
     PortMapError,

@@ -30,8 +30,8 @@ def envoy_factory(tmp_path) -> Iterator:
 def backends() -> Iterator:
     servers: list[socketserver.BaseServer] = []
 
-    def start(kind: str, port: int, reply: str) -> socketserver.BaseServer:
-        server = (start_http if kind == "http" else start_udp)(port, reply)
+    def start(kind: str, port: int, reply: str, host: str = "127.0.0.1") -> socketserver.BaseServer:
+        server = (start_http if kind == "http" else start_udp)(port, reply, host)
         servers.append(server)
         return server
 

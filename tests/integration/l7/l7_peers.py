@@ -41,15 +41,15 @@ class _Udp(socketserver.BaseRequestHandler):
         sock.sendto(self.server.reply.encode() + b":" + data, self.client_address)  # type: ignore[attr-defined]
 
 
-def start_http(port: int, reply: str) -> socketserver.BaseServer:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Http)
+def start_http(port: int, reply: str, host: str = "127.0.0.1") -> socketserver.BaseServer:
+    server = http.server.ThreadingHTTPServer((host, port), _Http)
     server.reply = reply  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
-def start_udp(port: int, reply: str) -> socketserver.BaseServer:
-    server = socketserver.ThreadingUDPServer(("127.0.0.1", port), _Udp)
+def start_udp(port: int, reply: str, host: str = "127.0.0.1") -> socketserver.BaseServer:
+    server = socketserver.ThreadingUDPServer((host, port), _Udp)
     server.reply = reply  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server

@@ -25,7 +25,7 @@ from l7_peers import ca_and_server_cert, wait_for
 from waiting import changed_count, failed_count
 
 from edgewright.lab import podman
-from edgewright.lab.lab import Lab, LabSpec, state_dir
+from edgewright.lab.nodes import Lab, LabSpec, state_dir
 from edgewright.lab.tpm import trusted_manufacturer
 from edgewright.xds.identity import CA_CERT, ensure_client_ca, node_of_certificate
 from edgewright.xds.server import ServerTls, SnapshotCache, SourceWatcher, start_server

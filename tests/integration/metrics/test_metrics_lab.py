@@ -29,7 +29,7 @@ from waiting import wait_for as wait_briefly
 from edgewright.attest.store import Store
 from edgewright.attest.verifier import Verifier
 from edgewright.lab import podman
-from edgewright.lab.lab import Lab, LabSpec
+from edgewright.lab.nodes import Lab, LabSpec
 
 
 def wait_for(check: Callable[[], object], what: str, timeout: float = 60.0, interval: float = 0.5):

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from edgewright.cloudlet.vsphere import Connection
+from edgewright.cloudlet.backends.vsphere.providers import Connection
 
 START_TIMEOUT_SECONDS = 10.0
 

@@ -18,6 +18,7 @@ from edgewright.cloudlet.backends.base import (
     LoadBalancerResult,
     VipResult,
 )
+from edgewright.cloudlet.backends.kind.provider import KindCluster, kind_config
 from edgewright.cloudlet.backends.kubernetes import (
     LB_NAMESPACE,
     PLATFORM_NAMESPACE,
@@ -26,7 +27,6 @@ from edgewright.cloudlet.backends.kubernetes import (
     platform_workload,
 )
 from edgewright.cloudlet.config import CloudletConfigError, DataPath, setting
-from edgewright.cloudlet.kind import KindCluster, kind_config
 from edgewright.cloudlet.plan import CloudletPlan, ClusterPlan, HostPlan, LoadBalancerPlan
 
 SECTION = "edgewright:kind"

@@ -1,6 +1,6 @@
 """What a cloudlet load balancer's Envoy carries: every app port, after the port map, to the app's backends.
 
-The port map (edgewright.portmap) decides the public ports; this module turns the map into listeners and
+The port map (edgewright.loadbalancer.portmap) decides the public ports; this module turns the map into listeners and
 clusters in the control plane's source format, so the Envoy role validates and serves them like any other.
 A root LB carries many apps on remapped ports; a dedicated LB carries one app on its own ports.
 """
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from edgewright.portmap import AppPorts, PortMap, PortMapError, assign_dedicated, assign_root
+from edgewright.loadbalancer.portmap import AppPorts, PortMap, PortMapError, assign_dedicated, assign_root
 from edgewright.xds.model import SourceError, check_name
 
 KINDS = ("root", "dedicated")

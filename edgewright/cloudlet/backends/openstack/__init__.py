@@ -16,8 +16,14 @@ from edgewright.cloudlet.backends.base import (
     LoadBalancerResult,
     VipResult,
 )
+from edgewright.cloudlet.backends.openstack.layout import (
+    SELF,
+    Net,
+    OpenStackLayout,
+    PortSpec,
+    openstack_layout,
+)
 from edgewright.cloudlet.config import CloudletConfigError, setting
-from edgewright.cloudlet.openstack_model import SELF, Net, OpenStackLayout, PortSpec, openstack_layout
 from edgewright.cloudlet.plan import CloudletPlan, ClusterPlan, HostPlan, LoadBalancerPlan, Role
 
 SECTION = "edgewright:openstack"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from edgewright.cloudlet.openstack_model import SELF, Net, openstack_layout
+from edgewright.cloudlet.backends.openstack.layout import SELF, Net, openstack_layout
 from edgewright.cloudlet.plan import CloudletPlan, Role
 
 if TYPE_CHECKING:

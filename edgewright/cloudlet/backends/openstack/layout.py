@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from edgewright.cloudlet.config import DataPath
 from edgewright.cloudlet.plan import CloudletPlan, HostPlan, LoadBalancerPlan, Role
-from edgewright.portmap import PortRange
+from edgewright.loadbalancer.portmap import PortRange
 
 ANYWHERE = "0.0.0.0/0"
 SELF = "self"  # a rule whose remote is the same security group (the VRRP pair)

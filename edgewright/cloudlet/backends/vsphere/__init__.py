@@ -1,4 +1,4 @@
-"""vSphere: every host a VM cloned from a template (``edgewright.cloudlet.vsphere`` dynamic providers), in
+"""vSphere: every host a VM cloned from a template (``edgewright.cloudlet.backends.vsphere.providers`` dynamic providers), in
 one folder per cloudlet. LB VMs sit on the external and internal networks (or, with a pair, share the
 public address by VRRP); everything else only on the internal one. vSphere has no security groups or
 floating IPs: the port map reaches the LB hosts' own firewall through Ansible, via ``guestinfo``."""
@@ -19,9 +19,15 @@ from edgewright.cloudlet.backends.base import (
     LoadBalancerResult,
     VipResult,
 )
+from edgewright.cloudlet.backends.vsphere.providers import (
+    Connection,
+    Folder,
+    FolderArgs,
+    VirtualMachine,
+    VirtualMachineArgs,
+)
 from edgewright.cloudlet.config import CloudletConfigError, DataPath, setting
 from edgewright.cloudlet.plan import CloudletPlan, ClusterPlan, HostPlan, LoadBalancerPlan, Role
-from edgewright.cloudlet.vsphere import Connection, Folder, FolderArgs, VirtualMachine, VirtualMachineArgs
 
 SECTION = "edgewright:vsphere"
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgewright.cloudlet.backends.openstack import OpenStackSettings
+from edgewright.cloudlet.backends.openstack.heat import render_artefacts
 from edgewright.cloudlet.config import parse_cloudlet
-from edgewright.cloudlet.heat import render_artefacts
 from edgewright.cloudlet.plan import plan_cloudlet
 
 GOLDEN = Path(__file__).parent / "golden" / "heat"

@@ -22,7 +22,7 @@ from conftest import ROOT
 from kube_loopback import control_plane
 
 from edgewright.attest.store import Store
-from plugins.module_utils.kube_bootstrap import KUBELET_CLIENT_SIGNER, issue
+from edgewright.kube_bootstrap import KUBELET_CLIENT_SIGNER, issue
 
 GROUPS = ["system:bootstrappers:edgewright"]
 RBAC = ROOT / "roles" / "kubelet" / "templates" / "bootstrap-rbac.yaml.j2"

@@ -8,13 +8,17 @@ DOCUMENTATION = r"""
 module: attest_verifier
 short_description: Enroll, attest, quarantine and release edge nodes with edgewright's TPM verifier
 description:
-  - Runs on the controller as an action plugin, in the controller's own process as the operator (whatever C(become) the play sets), against the verifier's directory, where it keeps a
+  - Runs on the controller as an action plugin, in the controller's own process as the operator (whatever
+    C(become) the play sets), against the verifier's directory, where it keeps a
     registry of enrolled nodes, golden PCR policies per node class and an evidence log (JSON lines).
   - Each I(action) is one step of a node's enrollment or attestation; the node-side steps are the
     M(tpm_identity), M(tpm_activate_credential) and M(tpm_quote) modules.
   - Needs the C(edgewright) Python package on the controller.
 options:
-  store: {description: The verifier's directory on the controller., type: path, required: true}
+  store:
+    description: The verifier's directory on the controller; unset, the inventory's C(edgewright_verifier_dir),
+      else C(verifier/) under its C(edgewright_state_dir), else C(~/.local/state/edgewright/verifier).
+    type: path
   node: {description: The node's name (its inventory hostname)., type: str, required: true}
   action:
     description:

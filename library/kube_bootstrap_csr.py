@@ -8,7 +8,8 @@ DOCUMENTATION = r"""
 module: kube_bootstrap_csr
 short_description: Approve a joining node's kubelet client CSR only when it names that node
 description:
-  - Runs on the controller as an action plugin, in the controller's own process as the operator (whatever C(become) the play sets), with the kubernetes Python client and the
+  - Runs on the controller as an action plugin, in the controller's own process as the operator (whatever
+    C(become) the play sets), with the kubernetes Python client and the
     controller's kubeconfig, while the node's kubelet waits for its first client certificate.
   - Looks at every certificate signing request made with the bootstrap token I(token_id) (requester
     C(system:bootstrap:TOKEN_ID)). A request is approved only when it is the node's own kubelet client

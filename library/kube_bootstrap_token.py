@@ -8,7 +8,8 @@ DOCUMENTATION = r"""
 module: kube_bootstrap_token
 short_description: Issue or revoke short-lived Kubernetes bootstrap tokens for a joining node
 description:
-  - Runs on the controller as an action plugin, in the controller's own process as the operator (whatever C(become) the play sets), and talks to the Kubernetes API with the kubernetes
+  - Runs on the controller as an action plugin, in the controller's own process as the operator (whatever
+    C(become) the play sets), and talks to the Kubernetes API with the kubernetes
     Python client and the controller's kubeconfig.
   - C(state=present) creates a new bootstrap token for I(node) that expires after I(ttl) seconds; the API
     server refuses it after that, and the controller manager's token cleaner deletes it.

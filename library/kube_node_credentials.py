@@ -8,7 +8,8 @@ DOCUMENTATION = r"""
 module: kube_node_credentials
 short_description: Revoke a departing node's bootstrap tokens and certificate signing requests
 description:
-  - Runs on the controller as an action plugin, in the controller's own process as the operator (whatever C(become) the play sets), with the kubernetes Python client.
+  - Runs on the controller as an action plugin, in the controller's own process as the operator (whatever
+    C(become) the play sets), with the kubernetes Python client.
   - Deletes every bootstrap token issued for I(node) and every certificate signing request for its identity
     (C(system:node:NODE)), so that nothing in the API can be used to issue it a new certificate. The client
     certificate the node already holds cannot be revoked in Kubernetes; it lapses at its expiry (a day in

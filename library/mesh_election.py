@@ -8,7 +8,8 @@ DOCUMENTATION = r"""
 module: mesh_election
 short_description: Elect cluster heads from the nodes' probe facts and record the overlay on the controller
 description:
-  - Runs on the controller as an action plugin, in the controller's own process as the operator (whatever C(become) the play sets), once for the play (C(run_once=true)), with every attested node of
+  - Runs on the controller as an action plugin, in the controller's own process as the operator (whatever
+    C(become) the play sets), once for the play (C(run_once=true)), with every attested node of
     the play as a candidate. Scores each from its M(edge_probe) facts (CPU, memory, network, power), elects
     I(heads_per_zone) heads in each zone, assigns each member one or two heads, and lays out the links (members dial their heads, heads link to each other and dial the gateway).
   - Stable and deterministic. The previous election is read from I(state); an incumbent head stays unless

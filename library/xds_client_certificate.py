@@ -8,7 +8,8 @@ DOCUMENTATION = r"""
 module: xds_client_certificate
 short_description: Give an attested node a short-lived xDS client certificate from the site's client CA
 description:
-  - Runs on the controller as an action plugin, in the controller's own process as the operator (whatever C(become) the play sets), where the site's xDS client CA
+  - Runs on the controller as an action plugin, in the controller's own process as the operator (whatever
+    C(become) the play sets), where the site's xDS client CA
     lives; the CA is made in I(ca_dir) on first use and its key never leaves it.
   - Refuses a node the attestation verifier in I(verifier_dir) does not hold attested.
   - Takes only the public key from the node's I(csr), after checking the CSR's signature; the certificate
@@ -18,7 +19,11 @@ description:
   - Needs the C(edgewright) Python package on the controller.
 options:
   ca_dir: {description: The client CA's directory on the controller., type: path, required: true}
-  verifier_dir: {description: The attestation verifier's directory on the controller., type: path, required: true}
+  verifier_dir:
+    description: The attestation verifier's directory on the controller; unset, the inventory's
+      C(edgewright_verifier_dir), else C(verifier/) under its C(edgewright_state_dir), else
+      C(~/.local/state/edgewright/verifier).
+    type: path
   node: {description: The node's name (its inventory hostname and xDS node id)., type: str, required: true}
   csr: {description: The node's certificate signing request (PEM), made over a key that stays on the node., type: str, required: true}
   current: {description: The node's current certificate (PEM); empty when it has none., type: str, default: ""}

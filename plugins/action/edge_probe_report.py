@@ -1,4 +1,5 @@
-"""edge_probe_report: keep a node's probe report on the controller (documented in library/edge_probe_report.py)."""
+"""edge_probe_report: keep a node's probe report on the controller
+(documented in library/edge_probe_report.py)."""
 
 from __future__ import annotations
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 
 from edgewright.attest.store import Store, StoreError
 from edgewright.attest.verifier import Verifier, VerifierError
+from edgewright.controller.dirs import Directories
 
 
 def default_store() -> str:
-    return os.environ.get("EDGEWRIGHT_VERIFIER_DIR", os.path.expanduser("~/.local/state/edgewright/verifier"))
+    return str(Directories.from_environment().verifier)
 
 
 def register(commands: argparse._SubParsersAction) -> None:

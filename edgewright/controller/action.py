@@ -11,7 +11,7 @@ from ansible.plugins.action import ActionBase
 
 from edgewright.attest.store import StoreError
 from edgewright.attest.verifier import Refused, VerifierError
-from edgewright.controller.dirs import Directories
+from edgewright.controller.dirs import DIRECTORY_VARS, Directories
 from edgewright.kube_bootstrap import TokenError
 from edgewright.mesh.election import ElectionError
 from edgewright.mesh.identity import IdentityError as MeshIdentityError
@@ -59,7 +59,7 @@ class ControllerAction(ActionBase):
             return {**result, "failed": True, "msg": exc.message}
         self.warnings: list[str] = []
         try:
-            outcome = self.act(params, Directories.from_vars(task_vars))
+            outcome = self.act(params, self.directories(task_vars))
         except Failed as exc:
             outcome = {"failed": True, "msg": exc.msg, **exc.result}
         except DOMAIN_ERRORS + self.service_errors() as exc:
@@ -68,6 +68,14 @@ class ControllerAction(ActionBase):
         if self.warnings:
             outcome["warnings"] = self.warnings
         return {**result, **outcome}
+
+    def directories(self, task_vars: Mapping) -> Directories:
+        """The operator's directories as this host's variables name them, templated (the lab's name its
+        verifier after its SSH key's directory, say)."""
+        named = {
+            name: self._templar.template(task_vars[name]) for name in DIRECTORY_VARS if task_vars.get(name)
+        }
+        return Directories.from_vars(named)
 
     @property
     def check_mode(self) -> bool:

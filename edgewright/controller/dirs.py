@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+# The inventory variables that name the controller's directories (see Directories.from_vars).
+DIRECTORY_VARS = ("edgewright_state_dir", "edgewright_verifier_dir")
+
 
 @dataclass(frozen=True)
 class Directories:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgewright.controller.dirs import Directories
-
-# The inventory variables that name the controller's directories (see Directories.from_vars).
-DIRECTORY_VARS = ("edgewright_state_dir", "edgewright_verifier_dir")
+from edgewright.controller.dirs import DIRECTORY_VARS, Directories
 
 
 def inventory_directories(inventory: str | None = None, node: str | None = None) -> Directories | None:

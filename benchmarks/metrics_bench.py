@@ -22,6 +22,7 @@ import yaml
 from prometheus_client import generate_latest
 
 from edgewright.attest.store import Store
+from edgewright.controller.dirs import Directories
 from edgewright.metrics.scrape import hosts_from_inventory, scrape_configs
 from edgewright.metrics.verifier import verifier_registry
 
@@ -81,7 +82,7 @@ def bench_scrape_jobs(hosts: int) -> list:
 
 
 def bench_promtool(jobs: list, workdir: Path) -> None:
-    home = Path(os.environ.get("EDGEWRIGHT_HOME", Path.home() / ".cache" / "edgewright"))
+    home = Directories.from_environment().home
     promtool = os.environ.get("EDGEWRIGHT_PROMTOOL") or str(home / "prometheus" / "bin" / "promtool")
     if not Path(promtool).exists():
         print("promtool: missing (run scripts/setup)")

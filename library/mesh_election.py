@@ -1,5 +1,6 @@
 #!/usr/bin/python
-"""Elect the mesh overlay's cluster heads and lay out its links (run on the controller)."""
+"""Elect the mesh overlay's cluster heads and lay out its links: an action plugin
+(plugins/action/mesh_election.py); this file documents it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ DOCUMENTATION = r"""
 module: mesh_election
 short_description: Elect cluster heads from the nodes' probe facts and record the overlay on the controller
 description:
-  - Runs once on the controller (C(delegate_to=localhost), C(run_once=true)) with every attested node of
+  - Runs on the controller as an action plugin, in the controller's own process as the operator (whatever
+    C(become) the play sets), once for the play (C(run_once=true)), with every attested node of
     the play as a candidate. Scores each from its M(edge_probe) facts (CPU, memory, network, power), elects
     I(heads_per_zone) heads in each zone, assigns each member one or two heads, and lays out the links (members dial their heads, heads link to each other and dial the gateway).
   - Stable and deterministic. The previous election is read from I(state); an incumbent head stays unless
@@ -85,8 +87,6 @@ EXAMPLES = r"""
     heads_per_zone: 2
     state: "{{ edgewright_state_dir }}/mesh/overlay.json"
     backend: yggdrasil
-  delegate_to: localhost
-  run_once: true
   register: mesh_overlay
 """
 
@@ -105,185 +105,3 @@ touched:
   returned: always
   type: list
 """
-
-import json
-import os
-import tempfile
-from dataclasses import asdict
-
-from ansible.module_utils.basic import AnsibleModule
-
-try:
-    from edgewright.mesh.election import (
-        ElectionError,
-        Policy,
-        Weights,
-        candidate_from_probe,
-        compare,
-        elect,
-        election_from_record,
-    )
-    from edgewright.mesh.identity import (
-        IdentityError,
-        check_name,
-        check_reported,
-        check_unique,
-        overlay_network,
-    )
-    from edgewright.mesh.topology import links, touched
-
-    IMPORT_ERROR = None
-except ImportError as exc:  # the controller lacks the package: say so rather than a traceback
-    IMPORT_ERROR = str(exc)
-
-
-def read_state(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
-    except ValueError as exc:
-        raise ElectionError(f"{path} is not valid JSON: {exc}") from exc
-
-
-def write_state(path, record):
-    os.makedirs(os.path.dirname(path) or ".", mode=0o750, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".overlay.")
-    with os.fdopen(fd, "w") as out:
-        json.dump(record, out, indent=2, sort_keys=True)
-        out.write("\n")
-    os.chmod(tmp, 0o640)
-    os.replace(tmp, path)
-
-
-def structure(record):
-    """RECORD without the scores: what the overlay is, not how close the last measurement came."""
-    if record is None:
-        return None
-    election = {k: v for k, v in record.get("election", {}).items() if k != "scores"}
-    return {**record, "election": election}
-
-
-def run(module):
-    p = module.params
-    policy = Policy(
-        heads_per_zone=p["heads_per_zone"],
-        heads_per_member=p["heads_per_member"],
-        stability_margin=p["stability_margin"],
-        min_battery_percent=p["min_battery_percent"],
-        weights=Weights(**{k: float(v) for k, v in p["weights"].items()}),
-    )
-    problems = [
-        f"candidates[{i}] needs a name and facts"
-        for i, c in enumerate(p["candidates"])
-        if not c.get("name") or not isinstance(c.get("facts"), dict)
-    ]
-    if problems:
-        raise ElectionError("; ".join(problems))
-    network = overlay_network(p["backend"], p["network"])
-    # Every identity a node reports is checked here, before it is recorded or reaches any peer.
-    reported = {}
-    for c in p["candidates"]:
-        check_name("node", c["name"])
-        if c.get("zone") is not None:
-            check_name(f"{c['name']}: zone", c["zone"])
-        reported[c["name"]] = check_reported(c["name"], c, p["backend"], network)
-    gateway = (p["gateway"] or {}).get("name")
-    if gateway:
-        check_name("gateway", gateway)
-        reported[gateway] = check_reported(gateway, p["gateway"], p["backend"], network)
-    leaving = set(p["leaving"])
-    both = sorted(leaving & {c["name"] for c in p["candidates"]})
-    if both:
-        raise ElectionError(f"nodes both candidates and leaving: {', '.join(both)}")
-    if not p["candidates"] and not p["partial"]:
-        raise ElectionError("no attested node to elect from: every candidate was refused or unreachable")
-    candidates = [
-        candidate_from_probe(
-            c["name"],
-            c["facts"],
-            zone=c.get("zone"),
-            latency_ms=c.get("latency_ms"),
-            loss_percent=c.get("loss_percent"),
-            head_eligible=c.get("head_eligible", True),
-        )
-        for c in p["candidates"]
-    ]
-    stored = read_state(p["state"])
-    if stored is None and not p["candidates"]:
-        # A partial run over an overlay never formed (nodes leaving a fleet without a mesh): nothing to do.
-        return {"changed": False, "heads": {}, "assignments": {}, "links": {}, "nodes": {}, "scores": {},
-                "ineligible": {}, "change": {}, "touched": []}  # fmt: skip
-    previous = election_from_record(stored["election"]) if stored else None
-    standing = None
-    if p["partial"]:
-        standing = previous.standing(excluding=leaving | {c.name for c in candidates}) if previous else []
-    election = elect(candidates, policy, previous, standing)
-    recorded = stored["nodes"] if stored else {}
-    topology = {n: asdict(link) for n, link in links(election, gateway).items()}
-    nodes = {s.name: recorded.get(s.name, {}) for s in standing or []}
-    # A dry run holds the election before the nodes' keys are read: they keep their recorded identity.
-    nodes |= {c["name"]: recorded.get(c["name"], {}) | reported[c["name"]] for c in p["candidates"]}
-    if gateway:
-        # A run that does not reach the gateway (taking nodes out) keeps its recorded identity.
-        nodes[gateway] = reported[gateway] or recorded.get(gateway, {})
-    nodes = dict(sorted(nodes.items()))
-    # No node may take another's key or address (its peerings, its routes), whether recorded or new.
-    check_unique(nodes)
-    record = {"backend": p["backend"], "election": election.as_record(), "links": topology, "nodes": nodes}
-    # Scores move with every measurement; the record changes (and is rewritten) only when the overlay does.
-    changed = structure(record) != structure(stored)
-    if changed and not module.check_mode:
-        write_state(p["state"], record)
-    return {
-        "changed": changed,
-        "heads": election.heads,
-        "assignments": election.assignments,
-        "links": topology,
-        "nodes": nodes,
-        "scores": election.scores,
-        "ineligible": election.ineligible,
-        "change": asdict(compare(previous, election)),
-        "touched": touched(stored, record, p["backend"]),
-    }
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "candidates": {"type": "list", "elements": "dict", "required": True},
-            "gateway": {"type": "dict"},
-            "heads_per_zone": {"type": "int", "default": 1},
-            "heads_per_member": {"type": "int", "default": 1},
-            "stability_margin": {"type": "float", "default": 10.0},
-            "min_battery_percent": {"type": "int", "default": 20},
-            "weights": {"type": "dict", "default": {}},
-            "partial": {"type": "bool", "default": False},
-            "leaving": {"type": "list", "elements": "str", "default": []},
-            "state": {"type": "path", "required": True},
-            "backend": {"type": "str", "required": True, "choices": ["yggdrasil", "wireguard", "cjdns"]},
-            "network": {"type": "str"},
-        },
-        supports_check_mode=True,
-    )
-    if IMPORT_ERROR:
-        module.fail_json(
-            msg=f"the edgewright package is not importable on the controller ({IMPORT_ERROR}): "
-            "install it, or run from the project with PYTHONPATH set to its root"
-        )
-    unknown = sorted(set(module.params["weights"]) - {"cpu", "memory", "network", "power"})
-    if unknown:
-        module.fail_json(
-            msg=f"weights: unknown part(s) {', '.join(unknown)}; known: cpu, memory, network, power"
-        )
-    try:
-        module.exit_json(**run(module))
-    except IdentityError as exc:
-        module.fail_json(msg=f"mesh election: refused: {exc}")
-    except (ElectionError, TypeError, ValueError) as exc:
-        module.fail_json(msg=f"mesh election: {exc}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,5 +1,6 @@
 #!/usr/bin/python
-"""Sign an attested node's xDS client certificate with the site's client CA (run on the controller)."""
+"""Sign an attested node's xDS client certificate with the site's client CA: an action plugin
+(plugins/action/xds_client_certificate.py); this file documents it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ DOCUMENTATION = r"""
 module: xds_client_certificate
 short_description: Give an attested node a short-lived xDS client certificate from the site's client CA
 description:
-  - Runs on the controller (C(delegate_to=localhost), without C(become)), where the site's xDS client CA
+  - Runs on the controller as an action plugin, in the controller's own process as the operator (whatever
+    C(become) the play sets), where the site's xDS client CA
     lives; the CA is made in I(ca_dir) on first use and its key never leaves it.
   - Refuses a node the attestation verifier in I(verifier_dir) does not hold attested.
   - Takes only the public key from the node's I(csr), after checking the CSR's signature; the certificate
@@ -17,7 +19,11 @@ description:
   - Needs the C(edgewright) Python package on the controller.
 options:
   ca_dir: {description: The client CA's directory on the controller., type: path, required: true}
-  verifier_dir: {description: The attestation verifier's directory on the controller., type: path, required: true}
+  verifier_dir:
+    description: The attestation verifier's directory on the controller; unset, the inventory's
+      C(edgewright_verifier_dir), else C(verifier/) under its C(edgewright_state_dir), else
+      C(~/.local/state/edgewright/verifier).
+    type: path
   node: {description: The node's name (its inventory hostname and xDS node id)., type: str, required: true}
   csr: {description: The node's certificate signing request (PEM), made over a key that stays on the node., type: str, required: true}
   current: {description: The node's current certificate (PEM); empty when it has none., type: str, default: ""}
@@ -34,8 +40,6 @@ EXAMPLES = r"""
     node: "{{ inventory_hostname }}"
     csr: "{{ envoy_xds_csr.stdout }}"
     current: "{{ envoy_xds_current.content | default('') | b64decode }}"
-  delegate_to: localhost
-  become: false
 """
 
 RETURN = r"""
@@ -44,71 +48,3 @@ reason: {description: Why a new one was issued; empty when the current one stays
 not_after: {description: When the certificate expires (ISO 8601)., returned: always, type: str}
 ca_certificate: {description: The client CA's certificate (PEM), for the xDS server's --client-ca., returned: always, type: str}
 """
-
-import datetime
-from pathlib import Path
-
-from ansible.module_utils.basic import AnsibleModule
-
-try:
-    from edgewright.attest.store import Store, StoreError
-    from edgewright.attest.verifier import Refused, Verifier, VerifierError
-    from edgewright.xds.identity import (
-        CA_CERT,
-        IdentityError,
-        check_request,
-        current_client_certificate,
-        ensure_client_ca,
-    )
-
-    IMPORT_ERROR = None
-except ImportError as exc:  # the controller lacks the package: say so rather than a traceback
-    IMPORT_ERROR = str(exc)
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "ca_dir": {"type": "path", "required": True},
-            "verifier_dir": {"type": "path", "required": True},
-            "node": {"type": "str", "required": True},
-            "csr": {"type": "str", "required": True},
-            "current": {"type": "str", "default": ""},
-            "lifetime_hours": {"type": "int", "default": 24},
-            "renew_hours": {"type": "int", "default": 8},
-        },
-        supports_check_mode=True,
-    )
-    if IMPORT_ERROR:
-        module.fail_json(msg=f"the controller needs the edgewright package: {IMPORT_ERROR}")
-    p = module.params
-    node = p["node"]
-    lifetime = datetime.timedelta(hours=p["lifetime_hours"])
-    renew_before = datetime.timedelta(hours=p["renew_hours"])
-    try:
-        Verifier(Store(p["verifier_dir"])).require_attested(node)
-        check_request(node, p["csr"], lifetime, renew_before)  # before the CA is made, if it is to be
-        if module.check_mode and not (Path(p["ca_dir"]).expanduser() / CA_CERT).exists():
-            module.exit_json(
-                changed=True,
-                certificate=p["current"],
-                reason="the client CA would be made",
-                not_after="",
-                ca_certificate="",
-            )
-        ca = ensure_client_ca(p["ca_dir"])
-        issued = current_client_certificate(ca, node, p["csr"], p["current"] or None, lifetime, renew_before)
-    except (Refused, IdentityError, StoreError, VerifierError, OSError) as err:
-        module.fail_json(msg=f"no xDS client certificate for {node}: {err}")
-    changed = issued.reason is not None
-    module.exit_json(
-        changed=changed,
-        certificate=p["current"] if changed and module.check_mode else issued.certificate_pem,
-        reason=issued.reason or "",
-        not_after=issued.not_after.isoformat(),
-        ca_certificate=ca.cert_pem.decode(),
-    )
-
-
-if __name__ == "__main__":
-    main()

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from edgewright.cloudlet.backends.vsphere.providers import Connection
+from edgewright.controller.dirs import Directories
 
 START_TIMEOUT_SECONDS = 10.0
 
@@ -28,7 +29,7 @@ def vcsim_binary() -> str:
     """$EDGEWRIGHT_VCSIM, else the one scripts/setup builds, else vcsim on PATH."""
     for candidate in (
         os.environ.get("EDGEWRIGHT_VCSIM", ""),
-        str(Path(os.environ.get("EDGEWRIGHT_HOME", Path.home() / ".cache/edgewright")) / "bin" / "vcsim"),
+        str(Directories.from_environment().home / "bin" / "vcsim"),
         shutil.which("vcsim") or "",
     ):
         if candidate and Path(candidate).is_file():

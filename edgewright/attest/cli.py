@@ -1,9 +1,13 @@
 """`edgewright attest ...`: the verifier's operator commands.
 
-edgewright attest [--store DIR] status [NODE]        who is attested or quarantined, and why
+edgewright attest [--store DIR | --inventory FILE] status [NODE]   who is attested or quarantined, and why
 edgewright attest [--store DIR] release NODE [--forget-keys]
 edgewright attest [--store DIR] evidence [NODE]      the evidence log, as JSON lines
 edgewright attest [--store DIR] policy CLASS [PCR=HEX ...]
+
+Without --store, the store is $EDGEWRIGHT_VERIFIER_DIR, else the one the inventory (--inventory, else the
+one ansible.cfg names here, as ansible-playbook would use) gives NODE or its first edge node, else
+~/.local/state/edgewright/verifier.
 """
 
 from __future__ import annotations
@@ -16,10 +20,19 @@ import sys
 
 from edgewright.attest.store import Store, StoreError
 from edgewright.attest.verifier import Verifier, VerifierError
+from edgewright.controller.dirs import Directories
+from edgewright.controller.inventory import inventory_directories
 
 
-def default_store() -> str:
-    return os.environ.get("EDGEWRIGHT_VERIFIER_DIR", os.path.expanduser("~/.local/state/edgewright/verifier"))
+def find_store(store: str | None, inventory: str | None, node: str | None) -> str:
+    """The verifier's directory: STORE if given, else the environment's, else the inventory's, else the
+    default (see the module's docstring)."""
+    if store:
+        return store
+    directories = Directories.from_environment()
+    if os.environ.get("EDGEWRIGHT_VERIFIER_DIR"):
+        return str(directories.verifier)
+    return str((inventory_directories(inventory, node) or directories).verifier)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -27,7 +40,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     attest = commands.add_parser(
         "attest", help="the attestation verifier: status, release, evidence, policies"
     )
-    attest.add_argument("--store", default=default_store(), help="the verifier's directory (%(default)s)")
+    attest.add_argument("--store", help="the verifier's directory (default: the inventory's, see below)")
+    attest.add_argument("--inventory", help="the inventory whose verifier to use (default: ansible.cfg's)")
     attest.set_defaults(func=run)
     sub = attest.add_subparsers(dest="attest_command", required=True)
     status = sub.add_parser("status", help="one node's record, or a line per node")
@@ -43,7 +57,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    verifier = Verifier(Store(args.store))
+    node = getattr(args, "node", None)
+    verifier = Verifier(Store(find_store(args.store, args.inventory, node)))
     try:
         if args.attest_command == "status" and args.node:
             print(json.dumps(verifier.status(args.node), indent=2))

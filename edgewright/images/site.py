@@ -9,7 +9,6 @@ recorded digest is not pushed again.
 from __future__ import annotations
 
 import json
-import os
 import re
 import ssl
 import tempfile
@@ -19,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from edgewright.controller.files import write_atomic
 from edgewright.images.catalog import ImageError, Recipe, containerfile
 from edgewright.lab import podman
 
@@ -158,14 +158,9 @@ def read_digests(path: Path) -> dict[str, PushedImage]:
 
 
 def write_digests(path: Path, images: dict[str, PushedImage]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     # `pinned` is there for the readers (Ansible, manifests) that take the image by digest as it is.
     entries = {name: asdict(image) | {"pinned": image.pinned} for name, image in sorted(images.items())}
-    text = json.dumps(entries, indent=2) + "\n"
-    if not path.exists() or path.read_text() != text:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+    write_atomic(path, json.dumps(entries, indent=2) + "\n", mode=0o644, dir_mode=0o755)
 
 
 def push(

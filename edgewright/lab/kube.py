@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from edgewright.controller.dirs import Directories
 from edgewright.pki import self_signed_ca
 
 # The API port and the others are offsets from a base the operator picks, so several labs can run side
@@ -59,7 +60,7 @@ def kubernetes_version() -> str:
 
 
 def edgewright_home() -> Path:
-    return Path(os.environ.get("EDGEWRIGHT_HOME", Path.home() / ".cache" / "edgewright"))
+    return Directories.from_environment().home
 
 
 def binaries_dir(version: str | None = None) -> Path:

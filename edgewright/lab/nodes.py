@@ -11,7 +11,6 @@ import binascii
 import hashlib
 import ipaddress
 import json
-import os
 import re
 import shlex
 import shutil
@@ -27,6 +26,7 @@ import yaml
 
 from edgewright.attest.store import Store
 from edgewright.attest.verifier import Verifier
+from edgewright.controller.dirs import Directories
 from edgewright.lab import podman, tpm
 from edgewright.lab.image import IMAGE, current_digest, ensure_image
 from edgewright.lab.kube import DEFAULT_PORT_BASE, ControlPlane, ControlPlaneSpec, Ports, binaries_dir
@@ -114,8 +114,7 @@ class NodeStatus:
 
 def state_dir(name: str) -> Path:
     """Where a lab keeps what must outlive one command (its SSH key), outside the repository."""
-    home = Path(os.environ.get("EDGEWRIGHT_HOME", Path.home() / ".cache" / "edgewright"))
-    return home / "labs" / name
+    return Directories.from_environment().home / "labs" / name
 
 
 def known_hosts_file(name: str) -> Path:

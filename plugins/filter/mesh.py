@@ -6,21 +6,12 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-try:
-    from edgewright.mesh.topology import Links, endpoints, wireguard_routes
-
-    IMPORT_ERROR = None
-except ImportError as exc:
-    IMPORT_ERROR = str(exc)
+from edgewright.mesh.topology import Links, endpoints, wireguard_routes
 
 
 def mesh_wireguard_routes(links: dict[str, Any], node: str, nodes: dict[str, Any], network: str) -> dict:
     """For NODE, each WireGuard peer's AllowedIPs (see edgewright.mesh.topology.wireguard_routes), from the
     overlay record's links and nodes."""
-    if IMPORT_ERROR:
-        raise AnsibleFilterError(
-            f"the edgewright package is not importable on the controller ({IMPORT_ERROR})"
-        )
     try:
         topology = {n: Links(**entry) for n, entry in links.items()}
         addresses = {n: entry["address"] for n, entry in nodes.items() if entry.get("address")}
@@ -31,10 +22,6 @@ def mesh_wireguard_routes(links: dict[str, Any], node: str, nodes: dict[str, Any
 
 def mesh_endpoints(names: list[str], nodes: dict[str, Any], port: int) -> list[str]:
     """host:port of each of NAMES, from the overlay record's underlay addresses."""
-    if IMPORT_ERROR:
-        raise AnsibleFilterError(
-            f"the edgewright package is not importable on the controller ({IMPORT_ERROR})"
-        )
     try:
         return endpoints(names, {n: nodes[n]["underlay"] for n in names}, int(port))
     except (TypeError, KeyError, ValueError) as exc:
@@ -44,10 +31,6 @@ def mesh_endpoints(names: list[str], nodes: dict[str, Any], port: int) -> list[s
 def mesh_peer_addresses(place: dict[str, Any], nodes: dict[str, Any]) -> list[dict[str, str]]:
     """The name and mesh address of each node PLACE (one node's entry of the overlay record's links)
     links to, dialled ones first: the metrics probe's data."""
-    if IMPORT_ERROR:
-        raise AnsibleFilterError(
-            f"the edgewright package is not importable on the controller ({IMPORT_ERROR})"
-        )
     try:
         return [{"name": n, "address": nodes[n]["address"]} for n in Links(**place).peers]
     except (TypeError, KeyError) as exc:

@@ -21,7 +21,7 @@ import yaml
 from conftest import ROOT
 
 from edgewright.attest.store import Store
-from plugins.module_utils.kube_bootstrap import KUBELET_CLIENT_SIGNER, issue
+from edgewright.kube_bootstrap import KUBELET_CLIENT_SIGNER, issue
 
 GROUPS = ["system:bootstrappers:edgewright"]
 RBAC = ROOT / "roles" / "kubelet" / "templates" / "bootstrap-rbac.yaml.j2"

@@ -342,7 +342,7 @@ def test_second_run_changes_nothing(lab, site):
 def test_expired_bootstrap_token_is_refused_by_the_api_server(lab, site, api):
     from kubernetes import client, config
 
-    from plugins.module_utils.kube_bootstrap import issue, revoke
+    from edgewright.kube_bootstrap import issue, revoke
 
     admin = config.new_client_from_config(config_file=lab["kubeconfig"]).configuration
 
@@ -442,7 +442,7 @@ def test_a_bootstrap_token_gets_no_certificate_but_its_own_nodes(
     from kubernetes import client, config
 
     from edgewright.attest.store import Store
-    from plugins.module_utils.kube_bootstrap import issue, revoke
+    from edgewright.kube_bootstrap import issue, revoke
 
     admin = config.new_client_from_config(config_file=lab["kubeconfig"]).configuration
     token = issue(api, BATTERY, 600, ["system:bootstrappers:edgewright"], datetime.datetime.now(datetime.UTC))
@@ -495,7 +495,7 @@ def test_a_bootstrap_token_gets_no_certificate_but_its_own_nodes(
 
 
 def node_csrs(kubeconfig: str, node: str) -> list[str]:
-    from plugins.module_utils.kube_bootstrap import node_csrs as find
+    from edgewright.kube_bootstrap import node_csrs as find
 
     return find(kubeconfig, node)
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 from edgewright.attest.__main__ import main
 from edgewright.attest.store import Store
 from edgewright.attest.verifier import Verifier
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_status_release_and_evidence(tmp_path, capsys):
@@ -42,4 +46,36 @@ def test_the_edgewright_cli_has_the_attest_commands(tmp_path, capsys):
 
     Verifier(Store(tmp_path)).quarantine("att-2", "it was never enrolled with the verifier")
     assert edgewright(["attest", "--store", str(tmp_path), "status", "att-2"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "quarantined"
+
+
+def test_without_a_store_the_inventorys_is_used(tmp_path, capsys, monkeypatch):
+    """As after scripts/up: the lab's inventory puts the verifier next to its SSH key, and `attest status`
+    finds it there without flags."""
+    monkeypatch.delenv("EDGEWRIGHT_VERIFIER_DIR", raising=False)
+    lab = tmp_path / "labs" / "edgewright"
+    Verifier(Store(lab / "verifier")).quarantine("edge-1", "PCR 16 is off its golden value")
+    inventory = tmp_path / "inventory" / "hosts.yml"
+    # The lab's own group_vars, as `edgewright lab up` leaves them next to the inventory it writes.
+    shutil.copytree(ROOT / "inventories" / "local" / "group_vars", inventory.parent / "group_vars")
+    inventory.write_text(
+        json.dumps(
+            {
+                "all": {
+                    "vars": {"ansible_ssh_private_key_file": str(lab / "id_ed25519")},
+                    "children": {"edge_nodes": {"hosts": {"edge-1": {}, "edge-2": {}}}},
+                }
+            }
+        )
+    )
+    assert main(["--inventory", str(inventory), "status", "edge-1"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "quarantined"
+    # A node the inventory does not hold: its edge nodes' store all the same.
+    assert main(["--inventory", str(inventory), "status"]) == 0
+    assert "edge-1" in capsys.readouterr().out
+    # The environment's store, then --store, win over the inventory.
+    monkeypatch.setenv("EDGEWRIGHT_VERIFIER_DIR", str(tmp_path / "elsewhere"))
+    assert main(["--inventory", str(inventory), "status", "edge-1"]) == 0
+    assert capsys.readouterr().out.strip() == "null"
+    assert main(["--store", str(lab / "verifier"), "status", "edge-1"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "quarantined"

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from plugins.module_utils.kube_bootstrap import (
+from edgewright.kube_bootstrap import (
     MAX_TTL,
     TokenError,
     check_groups,
@@ -75,7 +75,7 @@ def test_csr_common_name_reads_the_subject_of_a_request():
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    from plugins.module_utils.kube_bootstrap import csr_common_name
+    from edgewright.kube_bootstrap import csr_common_name
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name(
@@ -122,7 +122,7 @@ KUBELET_ASKS = {
 
 
 def _decide(request_pem=None, node="k8s-2", token_id="abc123", **changes):
-    from plugins.module_utils.kube_bootstrap import bootstrap_csr_decision
+    from edgewright.kube_bootstrap import bootstrap_csr_decision
 
     asked = {**KUBELET_ASKS, **changes}
     return bootstrap_csr_decision(

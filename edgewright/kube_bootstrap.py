@@ -1,6 +1,6 @@
 """Bootstrap tokens for TLS bootstrap: short-lived credentials a joining kubelet uses for its first CSR.
 
-Runs on the controller (modules using it are delegated to localhost) against the Kubernetes API with the
+Runs on the controller (edgewright's action plugins, in Ansible's own process) against the Kubernetes API with the
 kubernetes Python client. The token format and the Secret that carries it are described in
 https://kubernetes.io/docs/reference/access-authn-authz/bootstrap-tokens/.
 """
@@ -258,7 +258,7 @@ def decide_csr(api, csr, approve: bool, reason: str, message: str) -> None:
         status="True",
         reason=reason,
         message=message,
-        last_update_time=datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0),
+        last_update_time=datetime.datetime.now(datetime.UTC).replace(microsecond=0),
     )
     csr.api_version, csr.kind = "certificates.k8s.io/v1", "CertificateSigningRequest"
     csr.status = csr.status or client.V1CertificateSigningRequestStatus()

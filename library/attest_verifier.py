@@ -46,9 +46,21 @@ options:
     description: The node's quote for C(verify), as M(tpm_quote) returns it (message, signature, pcrs).
     type: dict
   learn_policy:
-    description: With C(verify), make this node's PCR values the golden policy of a class that has none.
+    description:
+      - With C(verify), make this node's PCR values and measurement log the golden policy of a class that
+        has none, when this node is I(policy_reference_node) (required with it). Any other node never
+        learns: it fails until the reference node has attested.
+      - Refused (and the node quarantined) when the quote does not cover exactly I(expected_pcrs), or its
+        measurement log is empty or does not replay.
     type: bool
     default: false
+  policy_reference_node:
+    description: With I(learn_policy), the one node a class's policy is learned from.
+    type: str
+  expected_pcrs:
+    description: With C(verify), the PCRs every node of the class quotes; a policy is learned only from a quote of exactly these.
+    type: list
+    elements: int
   pcrs: {description: Golden PCR values for C(policy) (PCR number to SHA-256 hex)., type: dict}
   reason: {description: Why the node is quarantined (C(quarantine))., type: str}
   forget_keys: {description: With C(release), make the node enroll again., type: bool, default: false}
@@ -162,6 +174,13 @@ def run(module, verifier):
         return {"changed": False, "status": current, "reason": "", "nonce": verifier.issue_nonce(node).hex()}
     elif action == "verify":
         q = p["quote"]
+        if p["learn_policy"] and not p["policy_reference_node"]:
+            module.fail_json(
+                msg="learn_policy needs policy_reference_node: the one node a policy is learned from"
+            )
+        log = q.get("measurement_log")
+        if log is not None and not isinstance(log, str):
+            module.fail_json(msg="quote.measurement_log must be the log's text")
         try:
             pcrs = {int(i): bytes.fromhex(v) for i, v in q["pcrs"].items()}
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -173,6 +192,9 @@ def run(module, verifier):
             b64(module, "quote.signature", q.get("signature")),
             pcrs,
             learn_policy=p["learn_policy"],
+            measurement_log=log,
+            expected_pcrs=p["expected_pcrs"],
+            policy_reference_node=p["policy_reference_node"],
         )
     elif action == "quarantine":
         verdict = verifier.quarantine(node, p["reason"])
@@ -217,6 +239,8 @@ def main():
             "node_class": {"type": "str"},
             "quote": {"type": "dict"},
             "learn_policy": {"type": "bool", "default": False},
+            "policy_reference_node": {"type": "str"},
+            "expected_pcrs": {"type": "list", "elements": "int"},
             "pcrs": {"type": "dict"},
             "reason": {"type": "str"},
             "forget_keys": {"type": "bool", "default": False, "no_log": False},

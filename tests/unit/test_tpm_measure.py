@@ -13,6 +13,7 @@ from tpm import (
     log_replay,
     measurement_plan,
     parse_log_line,
+    read_log_text,
     replay,
     save_log,
 )
@@ -57,7 +58,7 @@ def test_node_and_verifier_agree_on_event_hashes_and_the_log(tmp_path):
     save_log(path, events)
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert load_log(path) == events
-    text = open(path).read()
+    text = read_log_text(path)
     entries = measurements.parse_log(text)
     assert [(e.pcr, e.path, e.digest) for e in entries] == events
     assert measurements.replay(entries) == log_replay(events, PCR) == value(events)

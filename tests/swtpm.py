@@ -83,9 +83,16 @@ def start(state: Path, manufacturer: Manufacturer | None = None) -> SoftwareTpm:
 def quote_of_no_pcrs(tpm: SoftwareTpm, ak_handle: int, nonce: bytes) -> tuple[bytes, bytes]:
     """A real TPM2_Quote signed by the AK at AK_HANDLE over NONCE and an empty PCR selection (which
     tpm2-tools will not ask for, but a node's own code can): (message, RSASSA signature)."""
-    password_session = struct.pack(">IHBH", 0x40000009, 0, 0, 0)  # TPM_RS_PW, no nonce, no attributes, no hmac
+    password_session = struct.pack(
+        ">IHBH", 0x40000009, 0, 0, 0
+    )  # TPM_RS_PW, no nonce, no attributes, no hmac
     parameters = struct.pack(">H", len(nonce)) + nonce + struct.pack(">H", 0x0010) + struct.pack(">I", 0)
-    body = struct.pack(">I", ak_handle) + struct.pack(">I", len(password_session)) + password_session + parameters
+    body = (
+        struct.pack(">I", ak_handle)
+        + struct.pack(">I", len(password_session))
+        + password_session
+        + parameters
+    )
     command = struct.pack(">HII", 0x8002, 10 + len(body), 0x00000158) + body  # TPM_ST_SESSIONS, TPM2_Quote
     with socket.create_connection(("127.0.0.1", tpm.port)) as s:
         s.sendall(command)

@@ -35,7 +35,9 @@ def test_a_log_that_replays_with_allowed_digests_passes():
 def test_an_entry_the_policy_does_not_allow_is_named():
     entries = log(("/a", A), ("/b", A))
     problem = log_problem(entries, PCR, quoted(entries), POLICY)
-    assert problem.startswith(f"entry 2 (/b, sha256 {A.hex()}): the policy allows {B.hex()}, {C.hex()} for /b")
+    assert problem.startswith(
+        f"entry 2 (/b, sha256 {A.hex()}): the policy allows {B.hex()}, {C.hex()} for /b"
+    )
 
 
 def test_a_file_the_policy_does_not_name_is_named():
@@ -77,7 +79,10 @@ def test_the_measurement_pcr_must_be_quoted():
     [
         ("13 zz ima-ng sha256:00 /a", "line 1 is not an ima-ng sha256 entry"),
         (line("/a", A) + "\n13 " + "0" * 64 + " ima sha1:00 /b", "line 2 is not an ima-ng sha256 entry"),
-        (line("/a", A).replace(" /a", " /b"), r"entry 1 \(/b, sha256 [0-9a-f]{64}\): its event hash is not that of"),
+        (
+            line("/a", A).replace(" /a", " /b"),
+            r"entry 1 \(/b, sha256 [0-9a-f]{64}\): its event hash is not that of",
+        ),
     ],
 )
 def test_a_malformed_or_altered_log_is_named(text, message):

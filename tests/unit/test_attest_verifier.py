@@ -602,7 +602,10 @@ def test_a_quote_of_no_pcrs_does_not_become_the_policy(verifier, measured):
         expected_pcrs=CLASS_PCRS,
         policy_reference_node="mea-1",
     )
-    assert verdict.status == QUARANTINED and "policy learning refused: the quote covers no PCRs" in verdict.reason
+    assert (
+        verdict.status == QUARANTINED
+        and "policy learning refused: the quote covers no PCRs" in verdict.reason
+    )
     assert verifier.store.policy("edge") is None
 
 
@@ -638,7 +641,10 @@ def test_concurrent_attestations_learn_only_from_the_reference(verifier, measure
     for node in nodes:
         node.measure()
         nonce = verifier.issue_nonce(node.name)
-        quotes[node.name] = (*tpm.quote(node.tpm.tcti, AK, CLASS_PCRS, nonce), tpm.read_log_text(str(node.log)))
+        quotes[node.name] = (
+            *tpm.quote(node.tpm.tcti, AK, CLASS_PCRS, nonce),
+            tpm.read_log_text(str(node.log)),
+        )
     start, verdicts = threading.Barrier(len(nodes)), {}
 
     def run(node):

@@ -49,7 +49,7 @@ options:
     description:
       - With C(verify), make this node's PCR values and measurement log the golden policy of a class that
         has none, when this node is I(policy_reference_node) (required with it). Any other node never
-        learns: it fails until the reference node has attested.
+        learns; it fails until the reference node has attested.
       - Refused (and the node quarantined) when the quote does not cover exactly I(expected_pcrs), or its
         measurement log is empty or does not replay.
     type: bool

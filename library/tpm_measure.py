@@ -8,12 +8,12 @@ module: tpm_measure
 short_description: Extend the SHA-256 of each edgewright artefact into a PCR, logging each measurement
 description:
   - Each artefact's SHA-256 (an absent file has a measurement of its own) is measured into I(pcr) in the
-    order given: the PCR is extended with the event hash of IMA's ima-ng template (the file's digest and
+    order given. The PCR is extended with the event hash of IMA's ima-ng template (the file's digest and
     its path), and one line is appended to the measurement log on the node (I(log)), in the layout of
     IMA's ascii_runtime_measurements (PCR, event hash, template, sha256:digest, path).
   - The verifier replays the log against the quoted PCR and judges each entry against its policy.
   - An artefact whose last logged measurement is its current digest is not measured again, so a rerun
-    changes nothing. A changed artefact is measured anew; the PCR (13 by default: not resettable from
+    changes nothing. A changed artefact is measured anew; the PCR (13 by default, not resettable from
     software) cannot be taken back, so the node fails attestation, naming that artefact, until its TPM
     restarts (a reboot) with the artefacts the policy allows.
   - Check mode reports whether it would extend, without extending.

@@ -24,7 +24,10 @@ from dataclasses import dataclass
 from edgewright.attest import structures
 
 TEMPLATE = "ima-ng"
-_LINE = re.compile(r"^(\d{1,2}) ([0-9a-f]{64}) ima-ng sha256:([0-9a-f]{64}) (/[^\x00-\x1f\x7f]*)$")
+MEASURED_PATH = re.compile(r"/[^\x00-\x1f\x7f]*")
+_LINE = re.compile(
+    rf"^(\d{{1,2}}) ([0-9a-f]{{64}}) ima-ng sha256:([0-9a-f]{{64}}) ({MEASURED_PATH.pattern})$"
+)
 
 
 class LogError(ValueError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import hmac
+import re
 import secrets
 import subprocess
 import tempfile
@@ -548,6 +549,33 @@ class Verifier:
             if current and current.get("pcrs") == policy["pcrs"]:
                 return False
             self.store.save_policy(node_class, policy)
+            return True
+
+    def allow_digests(self, node_class: str, allowed: Mapping[str, Sequence[str]]) -> bool:
+        """Add allowed digests of measured files (path to SHA-256 hex values) to a class's policy, as when a
+        new version of an artefact is rolled out; True when the policy changed. The policy must judge the
+        measurement log already (learned from a reference node)."""
+        checked: dict[str, list[str]] = {}
+        for path, digests in allowed.items():
+            if not isinstance(path, str) or not measurements.MEASURED_PATH.fullmatch(path):
+                raise VerifierError(f"measured path {path!r} must be absolute and free of control characters")
+            for digest in digests:
+                if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+                    raise VerifierError(f"allowed digest {digest!r} of {path} is not a SHA-256 hex value")
+            checked[path] = [d.lower() for d in digests]
+        with self.store.locked():
+            policy = self.store.policy(node_class)
+            if not policy or "digests" not in policy:
+                raise VerifierError(
+                    f"node class {node_class} has no policy that judges the measurement log: learn one from "
+                    "a reference node (attest_learn_policy, attest_policy_reference_node) first"
+                )
+            digests = {path: list(values) for path, values in policy["digests"].items()}
+            for path, values in checked.items():
+                digests[path] = digests.get(path, []) + [v for v in values if v not in digests.get(path, [])]
+            if digests == policy["digests"]:
+                return False
+            self.store.save_policy(node_class, {**policy, "digests": digests})
             return True
 
     # -- internals ----------------------------------------------------------------------------------------

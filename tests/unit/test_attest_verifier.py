@@ -575,6 +575,41 @@ def test_a_changed_measured_file_is_named_in_the_failure(verifier, measured):
     assert verdict.reason.startswith(f"entry 3 ({other.artefacts[1]}, sha256 ")
     assert "the policy allows" in verdict.reason
     assert verifier.status("mea-2")["reason"] == verdict.reason
+    # The operator rolls the new version out: its digest is allowed, and once the node's TPM restarts
+    # (a reboot) with it, the node attests; the old version stays allowed beside it.
+    new_digest = tpm.file_measurement(str(other.artefacts[1])).hex()
+    assert verifier.allow_digests("edge", {str(other.artefacts[1]): [new_digest]})
+    assert not verifier.allow_digests("edge", {str(other.artefacts[1]): [new_digest.upper()]})
+    verifier.release("mea-2", by="operator")
+    other.tpm.stop()
+    other.tpm = swtpm.start(other.tpm.state)
+    try:
+        assert other.attest(verifier).ok
+    finally:
+        other.tpm.stop()
+    assert len(verifier.store.policy("edge")["digests"][str(other.artefacts[1])]) == 2
+
+
+@pytest.mark.parametrize(
+    ("allowed", "message"),
+    [
+        ({"etc/x": ["00" * 32]}, "must be absolute"),
+        ({"/etc/x\n13 forged": ["00" * 32]}, "must be absolute and free of control characters"),
+        ({"/etc/x": ["abcd"]}, "is not a SHA-256 hex value"),
+    ],
+)
+def test_bad_allowed_digests_are_refused_and_nothing_changes(verifier, measured, allowed, message):
+    assert measured("mea-1").attest(verifier).ok
+    before = verifier.store.policy("edge")
+    with pytest.raises(VerifierError, match=message):
+        verifier.allow_digests("edge", allowed)
+    assert verifier.store.policy("edge") == before
+
+
+def test_allowing_digests_needs_a_policy_that_judges_the_log(verifier):
+    verifier.set_policy("edge", {0: "00" * 32})
+    with pytest.raises(VerifierError, match="no policy that judges the measurement log"):
+        verifier.allow_digests("edge", {"/etc/x": ["00" * 32]})
 
 
 def test_a_pcr_extended_outside_the_log_fails(verifier, measured):

@@ -51,9 +51,21 @@ options:
     description: The node's quote for C(verify), as M(tpm_quote) returns it (message, signature, pcrs).
     type: dict
   learn_policy:
-    description: With C(verify), make this node's PCR values the golden policy of a class that has none.
+    description:
+      - With C(verify), make this node's PCR values and measurement log the golden policy of a class that
+        has none, when this node is I(policy_reference_node) (required with it). Any other node never
+        learns; it fails until the reference node has attested.
+      - Refused (and the node quarantined) when the quote does not cover exactly I(expected_pcrs), or its
+        measurement log is empty or does not replay.
     type: bool
     default: false
+  policy_reference_node:
+    description: With I(learn_policy), the one node a class's policy is learned from.
+    type: str
+  expected_pcrs:
+    description: With C(verify), the PCRs every node of the class quotes; a policy is learned only from a quote of exactly these.
+    type: list
+    elements: int
   pcrs: {description: Golden PCR values for C(policy) (PCR number to SHA-256 hex)., type: dict}
   reason: {description: Why the node is quarantined (C(quarantine))., type: str}
   forget_keys: {description: With C(release), make the node enroll again., type: bool, default: false}

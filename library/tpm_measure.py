@@ -1,28 +1,32 @@
 #!/usr/bin/python
-"""Measure the artefacts edgewright installed into a PCR, so attestation covers what is installed."""
+"""Measure the artefacts edgewright installed into a PCR root cannot reset, logging every measurement."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: tpm_measure
-short_description: Extend the SHA-256 of each edgewright artefact into a PCR, once per TPM start
+short_description: Extend the SHA-256 of each edgewright artefact into a PCR, logging each measurement
 description:
-  - Each artefact's SHA-256 (an absent file has a measurement of its own) is extended into I(pcr) in
-    the order given. A log on the node (I(log)) records what was extended since the PCR was last reset,
-    so a rerun with unchanged artefacts extends nothing and reports no change.
-  - A changed artefact is extended anew, so the PCR moves away from its golden value and the node fails
-    attestation until its TPM restarts (PCRs reset) with the artefacts the policy expects.
+  - Each artefact's SHA-256 (an absent file has a measurement of its own) is measured into I(pcr) in the
+    order given. The PCR is extended with the event hash of IMA's ima-ng template (the file's digest and
+    its path), and one line is appended to the measurement log on the node (I(log)), in the layout of
+    IMA's ascii_runtime_measurements (PCR, event hash, template, sha256:digest, path).
+  - The verifier replays the log against the quoted PCR and judges each entry against its policy.
+  - An artefact whose last logged measurement is its current digest is not measured again, so a rerun
+    changes nothing. A changed artefact is measured anew; the PCR (13 by default, not resettable from
+    software) cannot be taken back, so the node fails attestation, naming that artefact, until its TPM
+    restarts (a reboot) with the artefacts the policy allows.
   - Check mode reports whether it would extend, without extending.
 options:
   tcti: {description: How to reach the TPM (TPM2TOOLS_TCTI)., type: str, required: true}
-  pcr: {description: The PCR (0-23) to extend., type: int, default: 16}
+  pcr: {description: The PCR (0-23) to extend., type: int, default: 13}
   artefacts: {description: Absolute paths of the files to measure, in a fixed order., type: list, elements: path, required: true}
-  log: {description: Where the node keeps its measurement log., type: path, default: /var/lib/edgewright/measurements.json}
+  log: {description: Where the node keeps its measurement log., type: path, default: /var/lib/edgewright/measurements.log}
 author: edgewright
 """
 
 EXAMPLES = r"""
-- name: Measure edgewright's artefacts into PCR 16
+- name: Measure edgewright's artefacts into PCR 13
   tpm_measure:
     tcti: "swtpm:host=127.0.0.1,port=2321"
     artefacts: [/etc/systemd/system/swtpm.service]
@@ -31,23 +35,19 @@ EXAMPLES = r"""
 RETURN = r"""
 pcr_value: {description: The PCR's value after this run (hex)., returned: always, type: str}
 measurements: {description: Each artefact with its SHA-256 (hex)., returned: always, type: list}
-clean: {description: Whether the PCR holds exactly these measurements from reset (what a golden policy expects)., returned: always, type: bool}
+measured: {description: The artefacts measured by this run (a changed or new artefact, or all after a TPM restart)., returned: always, type: list}
+log_replays: {description: Whether the log explains every extension of the PCR since the TPM started (what the verifier checks)., returned: always, type: bool}
 """
-
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.tpm import (
-    ZERO_PCR,
+    MEASUREMENT_LOG,
+    MEASUREMENT_PCR,
     TpmError,
+    check_measured_path,
     check_pcr_index,
-    extend_pcr,
-    file_measurement,
-    load_log,
-    measurement_plan,
-    read_pcr,
-    replay,
-    save_log,
+    log_replay,
+    measure_artefacts,
 )
 
 
@@ -55,40 +55,30 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "tcti": {"type": "str", "required": True},
-            "pcr": {"type": "int", "default": 16},
+            "pcr": {"type": "int", "default": MEASUREMENT_PCR},
             "artefacts": {"type": "list", "elements": "path", "required": True},
-            "log": {"type": "path", "default": "/var/lib/edgewright/measurements.json"},
+            "log": {"type": "path", "default": MEASUREMENT_LOG},
         },
         supports_check_mode=True,
     )
-    tcti, artefacts = module.params["tcti"], module.params["artefacts"]
     try:
         pcr = check_pcr_index(module.params["pcr"])
+        for artefact in module.params["artefacts"]:
+            check_measured_path(artefact)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    relative = [a for a in artefacts if not os.path.isabs(a)]
-    if relative:
-        module.fail_json(msg=f"artefacts must be absolute paths: {', '.join(relative)}")
-    desired = [file_measurement(a) for a in artefacts]
-    logs = load_log(module.params["log"]) or {}
     try:
-        current = read_pcr(tcti, pcr)
-        to_extend, new_log = measurement_plan(current, logs.get(str(pcr)), desired)
-        if to_extend and not module.check_mode:
-            for digest in to_extend:
-                extend_pcr(tcti, pcr, digest)
-            current = read_pcr(tcti, pcr)
-        if not module.check_mode and logs.get(str(pcr)) != new_log:
-            save_log(module.params["log"], {**logs, str(pcr): new_log})
-    except TpmError as exc:
+        measured, current, log, desired = measure_artefacts(
+            module.params["tcti"], pcr, module.params["artefacts"], module.params["log"], module.check_mode
+        )
+    except (TpmError, OSError) as exc:
         module.fail_json(msg=f"measuring into PCR {pcr} failed: {exc}")
-    clean = new_log["base"] == ZERO_PCR.hex() and new_log["measurements"] == [d.hex() for d in desired]
     module.exit_json(
-        changed=bool(to_extend),
+        changed=bool(measured),
         pcr_value=current.hex(),
-        expected_clean_value=replay(ZERO_PCR, desired).hex(),
-        clean=clean,
-        measurements=[{"path": a, "sha256": d.hex()} for a, d in zip(artefacts, desired, strict=True)],
+        log_replays=log_replay(log, pcr) == current,
+        measured=measured,
+        measurements=[{"path": a, "sha256": d.hex()} for a, d in desired],
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import struct
 import subprocess
 import time
 from dataclasses import dataclass
@@ -77,3 +78,36 @@ def start(state: Path, manufacturer: Manufacturer | None = None) -> SoftwareTpm:
             proc.terminate()
             proc.wait()
     raise RuntimeError("no free port pair for swtpm in 23200-23299")
+
+
+def quote_of_no_pcrs(tpm: SoftwareTpm, ak_handle: int, nonce: bytes) -> tuple[bytes, bytes]:
+    """A real TPM2_Quote signed by the AK at AK_HANDLE over NONCE and an empty PCR selection (which
+    tpm2-tools will not ask for, but a node's own code can): (message, RSASSA signature)."""
+    password_session = struct.pack(
+        ">IHBH", 0x40000009, 0, 0, 0
+    )  # TPM_RS_PW, no nonce, no attributes, no hmac
+    parameters = struct.pack(">H", len(nonce)) + nonce + struct.pack(">H", 0x0010) + struct.pack(">I", 0)
+    body = (
+        struct.pack(">I", ak_handle)
+        + struct.pack(">I", len(password_session))
+        + password_session
+        + parameters
+    )
+    command = struct.pack(">HII", 0x8002, 10 + len(body), 0x00000158) + body  # TPM_ST_SESSIONS, TPM2_Quote
+    with socket.create_connection(("127.0.0.1", tpm.port)) as s:
+        s.sendall(command)
+        response = b""
+        while len(response) < 10 or len(response) < struct.unpack(">I", response[2:6])[0]:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            response += chunk
+    _, _, code = struct.unpack(">HII", response[:10])
+    if code != 0:
+        raise RuntimeError(f"TPM2_Quote of no PCRs failed: 0x{code:x}")
+    at = 14  # header, parameterSize
+    (size,) = struct.unpack(">H", response[at : at + 2])
+    message = response[at + 2 : at + 2 + size]
+    at += 2 + size + 4  # sigAlg, hash
+    (size,) = struct.unpack(">H", response[at : at + 2])
+    return message, response[at + 2 : at + 2 + size]

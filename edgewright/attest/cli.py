@@ -3,7 +3,7 @@
 edgewright attest [--store DIR | --inventory FILE] status [NODE]   who is attested or quarantined, and why
 edgewright attest [--store DIR] release NODE [--forget-keys]
 edgewright attest [--store DIR] evidence [NODE]      the evidence log, as JSON lines
-edgewright attest [--store DIR] policy CLASS [PCR=HEX ...]
+edgewright attest [--store DIR] policy CLASS [PCR=HEX ...] [--allow PATH=SHA256 ...]
 
 Without --store, the store is $EDGEWRIGHT_VERIFIER_DIR, else the one the inventory (--inventory, else the
 one ansible.cfg names here, as ansible-playbook would use) gives NODE or its first edge node, else
@@ -54,6 +54,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     policy = sub.add_parser("policy", help="show or set a node class's golden PCR values")
     policy.add_argument("node_class")
     policy.add_argument("pcrs", nargs="*", metavar="PCR=HEX")
+    policy.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="PATH=SHA256",
+        help="also allow this digest of a measured file (a new version rolled out)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,6 +78,13 @@ def run(args: argparse.Namespace) -> int:
         elif args.attest_command == "evidence":
             for entry in verifier.store.evidence(args.node):
                 print(json.dumps(entry, sort_keys=True))
+        elif args.allow:
+            allowed: dict[str, list[str]] = {}
+            for item in args.allow:
+                path, _, digest = item.rpartition("=")
+                allowed.setdefault(path, []).append(digest)
+            changed = verifier.allow_digests(args.node_class, allowed)
+            print(f"{args.node_class}: {'updated' if changed else 'unchanged'}")
         elif args.pcrs:
             pairs = dict(p.split("=", 1) if "=" in p else (p, "") for p in args.pcrs)
             changed = verifier.set_policy(args.node_class, pairs)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import calendar
 import hashlib
 import hmac
+import re
 import secrets
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from edgewright.attest import ekcert, structures
+from edgewright.attest import ekcert, measurements, structures
 from edgewright.attest.store import Store, check_name
 
 ENROLLING = "enrolling"
@@ -185,6 +186,39 @@ def validate_golden(pcrs: Mapping[Any, Any]) -> dict[int, bytes]:
     return golden
 
 
+def learned_policy(
+    pcr_values: Mapping[int, bytes],
+    measurement_log: str | None,
+    entries: Sequence[measurements.Entry],
+    expected_pcrs: Sequence[int] | None,
+) -> tuple[dict[str, Any], str | None]:
+    """The policy a reference node's checked quote teaches, or why it teaches none.
+
+    Never an empty or partial PCR set: the quote must cover EXPECTED_PCRS exactly (the PCRs every node of
+    the class quotes) and, with a log, the log must be non-empty, all for one quoted PCR, replay to its
+    value and measure each artefact once. The log's PCR is judged by its entries' digests, not pinned to a
+    value, so that an operator can allow another digest of an artefact without a new PCR value.
+    """
+    refused = "policy learning refused: "
+    quoted = sorted(pcr_values)
+    if not quoted:
+        return {}, refused + "the quote covers no PCRs"
+    if expected_pcrs is not None and quoted != sorted(set(expected_pcrs)):
+        return {}, refused + f"the quote covers PCRs {quoted}, the class quotes {sorted(set(expected_pcrs))}"
+    policy: dict[str, Any] = {"pcrs": {str(i): v.hex() for i, v in sorted(pcr_values.items())}}
+    if measurement_log is None:
+        return policy, None
+    if not entries:
+        return {}, refused + "the measurement log is empty"
+    pcr = entries[0].pcr
+    problem = measurements.log_problem(entries, pcr, pcr_values, None)
+    if problem:
+        return {}, refused + problem
+    policy["pcrs"].pop(str(pcr))
+    policy.update(measurement_pcr=pcr, digests=measurements.learned_digests(entries))
+    return policy, None
+
+
 class Verifier:
     """The verifier over one store directory. Every public method is one locked transaction."""
 
@@ -337,12 +371,21 @@ class Verifier:
         pcr_values: Mapping[int, bytes],
         *,
         learn_policy: bool = False,
+        measurement_log: str | None = None,
+        expected_pcrs: Sequence[int] | None = None,
+        policy_reference_node: str | None = None,
     ) -> Verdict:
-        """Check a quote the node made over its last nonce; quarantine the node when it fails.
+        """Check a quote the node made over its last nonce, and the measurement log sent with it; quarantine
+        the node when either fails.
 
-        The nonce is used up whatever the outcome, so the same quote can never pass twice. With
-        LEARN_POLICY and no golden policy for NODE_CLASS yet, this node's (signed, fresh) PCR values become
-        the class's golden policy: bootstrap from a reference node the operator trusts.
+        The nonce is used up whatever the outcome, so the same quote can never pass twice. With a policy
+        that allows digests per measured file, MEASUREMENT_LOG must replay to the quoted measurement PCR and
+        each of its entries be allowed (see edgewright.attest.measurements).
+
+        With LEARN_POLICY and no golden policy for NODE_CLASS yet, this node's signed, fresh PCR values and
+        its replayed log become the class's policy, but only when the node is POLICY_REFERENCE_NODE (when
+        one is named: any other node never learns) and the quote covers exactly EXPECTED_PCRS (when given)
+        with a non-empty log: an empty or partial PCR set is never learned.
         """
         check_name("node class", node_class)
         with self.store.locked():
@@ -361,28 +404,54 @@ class Verifier:
             else:
                 reason = None
             policy = self.store.policy(node_class)
-            learned = False
+            learning = False
             if reason is None and policy is None:
-                if learn_policy:
-                    policy, learned = {"pcrs": {str(i): v.hex() for i, v in sorted(pcr_values.items())}}, True
+                if learn_policy and policy_reference_node in (None, node):
+                    learning = True
+                elif learn_policy:
+                    reason = (
+                        f"there is no golden policy for node class {node_class} yet, and it is learned only "
+                        f"from {policy_reference_node} (attest_policy_reference_node)"
+                    )
                 else:
                     reason = f"there is no golden policy for node class {node_class}"
             quote = None
             if reason is None:
                 ak = structures.parse_rsa_public(bytes.fromhex(record["ak_public"]))
                 reason, quote = check_quote(
-                    ak, message, signature, bytes.fromhex(nonce_hex), pcr_values, golden_from_policy(policy)
+                    ak,
+                    message,
+                    signature,
+                    bytes.fromhex(nonce_hex),
+                    pcr_values,
+                    {} if learning else golden_from_policy(policy),
                 )
+            entries: list[measurements.Entry] = []
+            if reason is None and measurement_log is not None:
+                try:
+                    entries = measurements.parse_log(measurement_log)
+                except measurements.LogError as exc:
+                    reason = str(exc)
+            if reason is None and learning:
+                policy, reason = learned_policy(pcr_values, measurement_log, entries, expected_pcrs)
+            if reason is None and "digests" in policy:
+                if measurement_log is None:
+                    reason = "the quote came without the measurement log the policy judges"
+                else:
+                    reason = measurements.log_problem(
+                        entries, int(policy["measurement_pcr"]), pcr_values, policy["digests"]
+                    )
             details = {
                 "node_class": node_class,
                 "nonce": nonce_hex,
                 "pcrs": {str(i): v.hex() for i, v in sorted(pcr_values.items())},
                 "reset_count": quote.reset_count if quote else None,
+                "measurement_log_entries": len(entries) if measurement_log is not None else None,
             }
             if reason is not None:
                 self._quarantine(node, record, reason, **details)
                 return Verdict(False, QUARANTINED, reason, changed=True, details=details)
-            if learned:
+            if learning:
                 self.store.save_policy(
                     node_class, {**policy, "learned_from": node, "at": now_iso(self.clock)}
                 )
@@ -393,9 +462,9 @@ class Verifier:
             record.pop("reason", None)
             self.store.save_node(record)
             self._evidence(
-                node, "attested", "quote matches the golden policy", learned_policy=learned, **details
+                node, "attested", "quote matches the golden policy", learned_policy=learning, **details
             )
-            return Verdict(True, ATTESTED, "attested", changed=changed or learned, details=details)
+            return Verdict(True, ATTESTED, "attested", changed=changed or learning, details=details)
 
     # -- quarantine ---------------------------------------------------------------------------------------
 
@@ -480,6 +549,33 @@ class Verifier:
             if current and current.get("pcrs") == policy["pcrs"]:
                 return False
             self.store.save_policy(node_class, policy)
+            return True
+
+    def allow_digests(self, node_class: str, allowed: Mapping[str, Sequence[str]]) -> bool:
+        """Add allowed digests of measured files (path to SHA-256 hex values) to a class's policy, as when a
+        new version of an artefact is rolled out; True when the policy changed. The policy must judge the
+        measurement log already (learned from a reference node)."""
+        checked: dict[str, list[str]] = {}
+        for path, digests in allowed.items():
+            if not isinstance(path, str) or not measurements.MEASURED_PATH.fullmatch(path):
+                raise VerifierError(f"measured path {path!r} must be absolute and free of control characters")
+            for digest in digests:
+                if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+                    raise VerifierError(f"allowed digest {digest!r} of {path} is not a SHA-256 hex value")
+            checked[path] = [d.lower() for d in digests]
+        with self.store.locked():
+            policy = self.store.policy(node_class)
+            if not policy or "digests" not in policy:
+                raise VerifierError(
+                    f"node class {node_class} has no policy that judges the measurement log: learn one from "
+                    "a reference node (attest_learn_policy, attest_policy_reference_node) first"
+                )
+            digests = {path: list(values) for path, values in policy["digests"].items()}
+            for path, values in checked.items():
+                digests[path] = digests.get(path, []) + [v for v in values if v not in digests.get(path, [])]
+            if digests == policy["digests"]:
+                return False
+            self.store.save_policy(node_class, {**policy, "digests": digests})
             return True
 
     # -- internals ----------------------------------------------------------------------------------------

@@ -54,6 +54,8 @@ class ActionModule(ControllerAction):
         "node_class": {"type": "str"},
         "quote": {"type": "dict"},
         "learn_policy": {"type": "bool", "default": False},
+        "policy_reference_node": {"type": "str"},
+        "expected_pcrs": {"type": "list", "elements": "int"},
         "pcrs": {"type": "dict"},
         "reason": {"type": "str"},
         "forget_keys": {"type": "bool", "default": False, "no_log": False},
@@ -128,6 +130,13 @@ class ActionModule(ControllerAction):
             verdict = verifier.enroll_complete(node, b64("secret", p["secret"]))
         elif action == "verify":
             q = p["quote"]
+            if p["learn_policy"] and not p["policy_reference_node"]:
+                raise Failed(
+                    "learn_policy needs policy_reference_node: the one node a policy is learned from"
+                )
+            log = q.get("measurement_log")
+            if log is not None and not isinstance(log, str):
+                raise Failed("quote.measurement_log must be the log's text")
             try:
                 pcrs = {int(i): bytes.fromhex(v) for i, v in q["pcrs"].items()}
             except (KeyError, TypeError, ValueError, AttributeError):
@@ -139,6 +148,9 @@ class ActionModule(ControllerAction):
                 b64("quote.signature", q.get("signature")),
                 pcrs,
                 learn_policy=p["learn_policy"],
+                measurement_log=log,
+                expected_pcrs=p["expected_pcrs"],
+                policy_reference_node=p["policy_reference_node"],
             )
         elif action == "quarantine":
             verdict = verifier.quarantine(node, p["reason"])

@@ -8,8 +8,8 @@ directly) the TPM has few object slots, so every step flushes the transient obje
 from __future__ import annotations
 
 import hashlib
-import json
 import os
+import struct
 import subprocess
 import tempfile
 
@@ -239,6 +239,12 @@ def extend_pcr(tcti, index, digest):
 
 # -- measuring artefacts: pure functions, then the one step that touches the TPM --------------------------
 
+# edgewright's own measurements go into a PCR that software cannot reset at locality 0 (PCRs 0-15 of the PC
+# Client profile), and one a Debian node's boot chain leaves alone (roles/attest/README.md says why 13).
+MEASUREMENT_PCR = 13
+MEASUREMENT_LOG = "/var/lib/edgewright/measurements.log"
+TEMPLATE = "ima-ng"
+
 
 def extend(value, measurement):
     """What a SHA-256 PCR holds after extending MEASUREMENT into VALUE."""
@@ -264,37 +270,111 @@ def file_measurement(path):
         return hashlib.sha256(b"absent:" + path.encode()).digest()
 
 
-def measurement_plan(current, log, desired):
-    """What to extend so the PCR records DESIRED, given its CURRENT value and this node's measurement LOG.
+def check_measured_path(path):
+    """PATH when it can be one field of the measurement log (absolute, no control characters), else ValueError."""
+    if (
+        not isinstance(path, str)
+        or not path.startswith("/")
+        or any(ord(c) < 32 or ord(c) == 127 for c in path)
+    ):
+        raise ValueError(f"measured path {path!r} must be absolute and free of control characters")
+    return path
 
-    LOG is {"base": hex, "measurements": [hex]}: what edgewright extended since the PCR was BASE. Returns
-    (to_extend, new_log). A PCR at zero was reset (a TPM restart): the log starts again. A log that no
-    longer explains the PCR (something else was extended) restarts from the current value. Measurements
-    already last in a consistent log are not extended again, so a rerun changes nothing; a changed artefact
-    is extended anew, moving the PCR away from its golden value until the TPM restarts.
+
+def event_hash(path, digest):
+    """What one measurement extends into the PCR: the SHA-256 of IMA's ima-ng template data (the file's
+    digest, then its path), so the PCR binds each digest to the path it was measured at.
+
+    The verifier computes the same (edgewright.attest.measurements.event_hash; the two are tested to agree).
     """
-    if current == ZERO_PCR or not log:
-        log = {"base": ZERO_PCR.hex(), "measurements": []}
-    base = bytes.fromhex(log["base"])
-    done = [bytes.fromhex(m) for m in log["measurements"]]
-    if replay(base, done) != current:
-        base, done = current, []
-    if done[len(done) - len(desired) :] == desired:
-        return [], {"base": base.hex(), "measurements": [m.hex() for m in done]}
-    return list(desired), {"base": base.hex(), "measurements": [m.hex() for m in done + list(desired)]}
+    d_ng = b"sha256:\0" + digest
+    n_ng = path.encode() + b"\0"
+    template = struct.pack("<I", len(d_ng)) + d_ng + struct.pack("<I", len(n_ng)) + n_ng
+    return hashlib.sha256(template).digest()
 
 
-def load_log(path):
+def log_line(pcr, path, digest):
+    """One event of the measurement log, in the layout of IMA's ascii_runtime_measurements:
+    PCR, event hash (what was extended), template, algorithm:digest of the file, path."""
+    return (
+        f"{pcr} {event_hash(path, digest).hex()} {TEMPLATE} sha256:{digest.hex()} {check_measured_path(path)}"
+    )
+
+
+def parse_log_line(line):
+    """(pcr, path, digest) of one log line written by log_line, or None when it is not one."""
+    fields = line.split(" ", 4)
+    if len(fields) != 5 or fields[2] != TEMPLATE or not fields[3].startswith("sha256:"):
+        return None
     try:
-        with open(path) as f:
-            return json.load(f)
-    except (FileNotFoundError, ValueError):
+        return int(fields[0]), fields[4], bytes.fromhex(fields[3][len("sha256:") :])
+    except ValueError:
         return None
 
 
+def measurement_plan(current, log, desired, pcr=MEASUREMENT_PCR):
+    """What to extend into PCR so its log records DESIRED [(path, digest)], given the PCR's CURRENT value
+    and the node's measurement LOG [(pcr, path, digest)]. Returns (to_extend, new_log).
+
+    A PCR at zero has not been extended since the TPM started (a reboot): its entries start again. An
+    artefact whose last measurement in the log is its current digest is not measured again, so a rerun
+    changes nothing; a changed (or never measured) artefact is measured anew, and that entry, which the
+    policy does not allow, is what the verifier names. The PCR cannot be reset, so nothing here can take a
+    measurement back: the node fails attestation until its TPM restarts with the artefacts the policy allows.
+    """
+    log = [e for e in (log or []) if not (current == ZERO_PCR and e[0] == pcr)]
+    latest = {path: digest for p, path, digest in log if p == pcr}
+    to_extend = [(path, digest) for path, digest in desired if latest.get(path) != digest]
+    return to_extend, log + [(pcr, path, digest) for path, digest in to_extend]
+
+
+def log_replay(log, pcr):
+    """The value PCR has when the log explains every extension of it since the TPM started."""
+    return replay(ZERO_PCR, [event_hash(path, digest) for p, path, digest in log if p == pcr])
+
+
+def read_log_text(path):
+    """The measurement log's text ("" when there is none yet)."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def load_log(path):
+    """The log's events [(pcr, path, digest)]; lines that are not events are dropped (the verifier, which
+    replays the log against the PCR, then finds it does not replay)."""
+    return [e for e in (parse_log_line(line) for line in read_log_text(path).splitlines()) if e is not None]
+
+
 def save_log(path, log):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    """Replace the log atomically, readable by root only (it says what the node runs)."""
+    text = "".join(log_line(*e) + "\n" for e in log)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(log, f, indent=2, sort_keys=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
     os.replace(tmp, path)
+
+
+def measure_artefacts(tcti, pcr, artefacts, log_path, check_mode=False):
+    """Measure ARTEFACTS into PCR as measurement_plan says, logging each measurement in LOG_PATH.
+
+    Returns (measured paths, the PCR's value, the log, its measurements [(path, digest)]). In CHECK_MODE
+    nothing is extended or written; the paths are those a real run would measure.
+    """
+    desired = [(check_measured_path(a), file_measurement(a)) for a in artefacts]
+    current = read_pcr(tcti, pcr)
+    log = load_log(log_path)
+    to_extend, new_log = measurement_plan(current, log, desired, pcr)
+    if to_extend and not check_mode:
+        # Logged first: should an extension fail, the log holds more than the PCR and the verifier says so;
+        # the other order would leave the PCR holding what no log entry names.
+        save_log(log_path, new_log)
+        log = new_log
+        for path, digest in to_extend:
+            extend_pcr(tcti, pcr, event_hash(path, digest))
+        current = read_pcr(tcti, pcr)
+    return [path for path, _ in to_extend], current, log, desired

@@ -79,10 +79,11 @@ def lab(tmp_path_factory):
                 {
                     "edgewright_verifier_dir": str(work / "verifier"),
                     "attest_learn_policy": True,
+                    "attest_policy_reference_node": JOINED,
                     "edgewright_zone": "lab-a",
                     "common_time_sync": "none",
                     # A golden policy no real node matches, for k8s-3's class: it fails attestation.
-                    "attest_golden_policies": {"tampered": {16: "00" * 32}},
+                    "attest_golden_policies": {"tampered": {13: "00" * 32}},
                 }
             )
         )

@@ -36,6 +36,23 @@ def test_policy_set_and_bad_policy(tmp_path, capsys):
     assert Store(store).policy("edge")["pcrs"] == {"16": "ab" * 32}
 
 
+def test_policy_allow_adds_a_digest_of_a_measured_file(tmp_path, capsys):
+    store = tmp_path / "verifier"
+    learned = {
+        "pcrs": {"0": "00" * 32},
+        "measurement_pcr": 13,
+        "digests": {"/usr/bin/tpm2_quote": ["aa" * 32]},
+    }
+    with Store(store).locked():
+        Store(store).save_policy("edge", learned)
+    allow = ["--store", str(store), "policy", "edge", "--allow", f"/usr/bin/tpm2_quote={'bb' * 32}"]
+    assert main(allow) == 0 and "edge: updated" in capsys.readouterr().out
+    assert main(allow) == 0 and "edge: unchanged" in capsys.readouterr().out
+    assert Store(store).policy("edge")["digests"] == {"/usr/bin/tpm2_quote": ["aa" * 32, "bb" * 32]}
+    assert main(["--store", str(store), "policy", "edge", "--allow", "/usr/bin/tpm2_quote"]) == 2
+    assert "measured path '' must be absolute" in capsys.readouterr().err
+
+
 def test_release_of_an_unknown_node_is_an_error(tmp_path, capsys):
     assert main(["--store", str(tmp_path), "release", "att-9"]) == 2
     assert "att-9 is not known to the verifier" in capsys.readouterr().err

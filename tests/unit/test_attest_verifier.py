@@ -471,3 +471,238 @@ def test_a_gate_refuses_an_attestation_older_than_its_max_age(tmp_path, tpms, ve
     assert verifier.status("att-1")["status"] == ATTESTED
     attest(verifier, "att-1", t)
     assert verifier.require_attested("att-1", max_age=60)["status"] == ATTESTED
+
+
+# -- measurements root cannot undo: PCR 13, the measurement log, policy learning ------------------------
+
+MEASUREMENT_PCR = 13
+CLASS_PCRS = [0, MEASUREMENT_PCR]
+
+
+class MeasuredNode:
+    """A node's side of measured attestation, as the tpm_measure and tpm_quote modules run it. The nodes of
+    a test share their artefacts' paths (and files), as nodes of one class do; each has its own log."""
+
+    def __init__(self, name: str, t: swtpm.SoftwareTpm, root) -> None:
+        self.name, self.tpm = name, t
+        self.artefacts = [root / "artefacts" / "swtpm.service", root / "artefacts" / "tpm2_quote"]
+        for artefact in self.artefacts:
+            artefact.parent.mkdir(parents=True, exist_ok=True)
+            artefact.write_text(f"the {artefact.name} edgewright installs\n")
+        self.log = root / name / "measurements.log"
+
+    def measure(self) -> list[str]:
+        measured, *_ = tpm.measure_artefacts(
+            self.tpm.tcti, MEASUREMENT_PCR, [str(a) for a in self.artefacts], str(self.log)
+        )
+        return measured
+
+    def attest(self, verifier: Verifier, *, learn=True, reference="mea-1", pcrs=CLASS_PCRS, log=None):
+        self.measure()
+        nonce = verifier.issue_nonce(self.name)
+        message, signature, values = tpm.quote(self.tpm.tcti, AK, pcrs, nonce)
+        return verifier.verify(
+            self.name,
+            "edge",
+            message,
+            signature,
+            values,
+            learn_policy=learn,
+            measurement_log=tpm.read_log_text(str(self.log)) if log is None else log,
+            expected_pcrs=CLASS_PCRS,
+            policy_reference_node=reference,
+        )
+
+
+@pytest.fixture
+def measured(verifier, tpms, tmp_path):
+    def make(name: str) -> MeasuredNode:
+        node = MeasuredNode(name, tpms(name), tmp_path / "nodes")
+        enroll(verifier, name, node.tpm)
+        return node
+
+    return make
+
+
+def test_the_measurement_pcr_cannot_be_reset_from_software(tpms):
+    t = tpms("a")
+    with pytest.raises(tpm.TpmError, match="bad locality"):
+        tpm.run(t.tcti, ["tpm2_pcrreset", str(MEASUREMENT_PCR)])
+    tpm.run(t.tcti, ["tpm2_pcrreset", "16"])  # the debug PCR the measurements left: any process resets it
+
+
+def test_the_reference_node_learns_pcrs_and_allowed_digests(verifier, measured):
+    node = measured("mea-1")
+    verdict = node.attest(verifier)
+    assert verdict.ok and verdict.details["measurement_log_entries"] == 2
+    policy = verifier.store.policy("edge")
+    assert policy["learned_from"] == "mea-1" and policy["measurement_pcr"] == MEASUREMENT_PCR
+    assert sorted(policy["digests"]) == sorted(str(a) for a in node.artefacts)
+    assert list(policy["pcrs"]) == ["0"], "the log's PCR is judged by its entries, not pinned"
+    # A rerun measures nothing again and passes against what was learned.
+    assert node.measure() == [] and node.attest(verifier).ok
+
+
+def test_root_re_extending_the_pcr_with_the_golden_measurements_is_quarantined(verifier, measured):
+    node = measured("mea-1")
+    assert node.attest(verifier).ok
+    # Root cannot reset the PCR, so it extends the golden events again, and writes them into the log too.
+    with pytest.raises(tpm.TpmError, match="bad locality"):
+        tpm.run(node.tpm.tcti, ["tpm2_pcrreset", str(MEASUREMENT_PCR)])
+    golden = tpm.load_log(str(node.log))
+    for _, path, digest in golden:
+        tpm.extend_pcr(node.tpm.tcti, MEASUREMENT_PCR, tpm.event_hash(path, digest))
+    tpm.save_log(str(node.log), golden + golden)
+    verdict = node.attest(verifier)
+    assert verdict.status == QUARANTINED
+    assert f"entry 3 ({node.artefacts[0]}" in verdict.reason and "a second time" in verdict.reason
+    with pytest.raises(Refused, match="quarantined"):
+        verifier.require_attested("mea-1")
+    # Keeping the golden log instead: the PCR no longer replays from it.
+    verifier.release("mea-1", by="operator")
+    tpm.save_log(str(node.log), golden)
+    verdict = node.attest(verifier)
+    assert verdict.status == QUARANTINED and "does not replay to the quoted value of PCR 13" in verdict.reason
+
+
+def test_a_changed_measured_file_is_named_in_the_failure(verifier, measured):
+    reference, other = measured("mea-1"), measured("mea-2")
+    assert reference.attest(verifier).ok and other.attest(verifier).ok
+    other.artefacts[1].write_text("a tpm2_quote that signs what it is told\n")
+    assert other.measure() == [str(other.artefacts[1])]
+    verdict = other.attest(verifier)
+    assert verdict.status == QUARANTINED
+    assert verdict.reason.startswith(f"entry 3 ({other.artefacts[1]}, sha256 ")
+    assert "the policy allows" in verdict.reason
+    assert verifier.status("mea-2")["reason"] == verdict.reason
+    # The operator rolls the new version out: its digest is allowed, and once the node's TPM restarts
+    # (a reboot) with it, the node attests; the old version stays allowed beside it.
+    new_digest = tpm.file_measurement(str(other.artefacts[1])).hex()
+    assert verifier.allow_digests("edge", {str(other.artefacts[1]): [new_digest]})
+    assert not verifier.allow_digests("edge", {str(other.artefacts[1]): [new_digest.upper()]})
+    verifier.release("mea-2", by="operator")
+    other.tpm.stop()
+    other.tpm = swtpm.start(other.tpm.state)
+    try:
+        assert other.attest(verifier).ok
+    finally:
+        other.tpm.stop()
+    assert len(verifier.store.policy("edge")["digests"][str(other.artefacts[1])]) == 2
+
+
+@pytest.mark.parametrize(
+    ("allowed", "message"),
+    [
+        ({"etc/x": ["00" * 32]}, "must be absolute"),
+        ({"/etc/x\n13 forged": ["00" * 32]}, "must be absolute and free of control characters"),
+        ({"/etc/x": ["abcd"]}, "is not a SHA-256 hex value"),
+    ],
+)
+def test_bad_allowed_digests_are_refused_and_nothing_changes(verifier, measured, allowed, message):
+    assert measured("mea-1").attest(verifier).ok
+    before = verifier.store.policy("edge")
+    with pytest.raises(VerifierError, match=message):
+        verifier.allow_digests("edge", allowed)
+    assert verifier.store.policy("edge") == before
+
+
+def test_allowing_digests_needs_a_policy_that_judges_the_log(verifier):
+    verifier.set_policy("edge", {0: "00" * 32})
+    with pytest.raises(VerifierError, match="no policy that judges the measurement log"):
+        verifier.allow_digests("edge", {"/etc/x": ["00" * 32]})
+
+
+def test_a_pcr_extended_outside_the_log_fails(verifier, measured):
+    node = measured("mea-1")
+    assert node.attest(verifier).ok
+    tpm.extend_pcr(node.tpm.tcti, MEASUREMENT_PCR, hashlib.sha256(b"a module loaded by root").digest())
+    verdict = node.attest(verifier)
+    assert verdict.status == QUARANTINED and "extended outside the log" in verdict.reason
+
+
+def test_a_quote_of_no_pcrs_does_not_become_the_policy(verifier, measured):
+    node = measured("mea-1")
+    node.measure()
+    nonce = verifier.issue_nonce("mea-1")
+    message, signature = swtpm.quote_of_no_pcrs(node.tpm, AK, nonce)
+    assert structures.parse_quote(message).pcr_indexes == ()
+    verdict = verifier.verify(
+        "mea-1",
+        "edge",
+        message,
+        signature,
+        {},
+        learn_policy=True,
+        measurement_log=tpm.read_log_text(str(node.log)),
+        expected_pcrs=CLASS_PCRS,
+        policy_reference_node="mea-1",
+    )
+    assert (
+        verdict.status == QUARANTINED
+        and "policy learning refused: the quote covers no PCRs" in verdict.reason
+    )
+    assert verifier.store.policy("edge") is None
+
+
+@pytest.mark.parametrize(
+    ("pcrs", "log", "reason"),
+    [
+        ([0], None, "the quote covers PCRs [0], the class quotes [0, 13]"),
+        (CLASS_PCRS, "", "the measurement log is empty"),
+    ],
+)
+def test_a_partial_quote_or_an_empty_log_does_not_become_the_policy(verifier, measured, pcrs, log, reason):
+    verdict = measured("mea-1").attest(verifier, pcrs=pcrs, log=log)
+    assert verdict.status == QUARANTINED and f"policy learning refused: {reason}" in verdict.reason
+    assert verifier.store.policy("edge") is None
+
+
+def test_a_node_not_designated_never_learns(verifier, measured):
+    reference, other = measured("mea-1"), measured("mea-2")
+    verdict = other.attest(verifier)
+    assert verdict.status == QUARANTINED and "learned only from mea-1" in verdict.reason
+    assert verifier.store.policy("edge") is None
+    verifier.release("mea-2", by="operator")
+    assert reference.attest(verifier).ok and other.attest(verifier).ok
+    assert verifier.store.policy("edge")["learned_from"] == "mea-1"
+
+
+def test_concurrent_attestations_learn_only_from_the_reference(verifier, measured):
+    """Forks attesting at once: whichever takes the lock first, the policy is the reference node's."""
+    import threading
+
+    nodes = [measured(f"mea-{i}") for i in (1, 2, 3)]
+    quotes = {}
+    for node in nodes:
+        node.measure()
+        nonce = verifier.issue_nonce(node.name)
+        quotes[node.name] = (
+            *tpm.quote(node.tpm.tcti, AK, CLASS_PCRS, nonce),
+            tpm.read_log_text(str(node.log)),
+        )
+    start, verdicts = threading.Barrier(len(nodes)), {}
+
+    def run(node):
+        message, signature, values, log = quotes[node.name]
+        start.wait()
+        verdicts[node.name] = verifier.verify(
+            node.name, "edge", message, signature, values, learn_policy=True, measurement_log=log,
+            expected_pcrs=CLASS_PCRS, policy_reference_node="mea-1",
+        )  # fmt: skip
+
+    threads = [threading.Thread(target=run, args=(node,)) for node in reversed(nodes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert verdicts["mea-1"].ok and verifier.store.policy("edge")["learned_from"] == "mea-1"
+    for name in ("mea-2", "mea-3"):
+        assert verdicts[name].ok or "learned only from mea-1" in verdicts[name].reason
+
+
+def test_a_policy_with_digests_needs_the_log(verifier, measured):
+    node = measured("mea-1")
+    assert node.attest(verifier).ok
+    nonce = verifier.issue_nonce("mea-1")
+    verdict = verifier.verify("mea-1", "edge", *tpm.quote(node.tpm.tcti, AK, CLASS_PCRS, nonce))
+    assert verdict.status == QUARANTINED and "without the measurement log" in verdict.reason

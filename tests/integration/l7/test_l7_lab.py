@@ -313,6 +313,7 @@ def test_sidecar_takes_listeners_from_xds_and_switches_routing_live(lab, tmp_pat
         node_vars = {
             "edgewright_verifier_dir": str(tmp_path / "verifier"),
             "attest_learn_policy": True,
+            "attest_policy_reference_node": "l7-4",
             "envoy_xds_client_ca_dir": str(client_ca),
         }
         sidecar = {

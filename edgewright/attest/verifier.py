@@ -322,7 +322,9 @@ class Verifier:
     def issue_nonce(self, node: str) -> bytes:
         """A fresh random nonce for the node's next quote (replacing any earlier one)."""
         check_name("node", node)
-        with self.store.locked():
+        # Not synced to disk at once: a nonce lost in a crash of the controller only fails its quote,
+        # while using a nonce (in verify) is always durable, so no quote can pass twice.
+        with self.store.locked(durable=False):
             record = self.store.node(node)
             self._refuse_quarantined(record)
             if not record or not record.get("enrolled_at"):

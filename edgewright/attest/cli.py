@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         elif args.attest_command == "status":
             for record in verifier.store.nodes():
                 print(f"{record['node']:<24} {record['status']:<12} {record.get('reason', '')}")
+            for node, problem in verifier.store.corrupt_records().items():
+                print(f"{node:<24} {'corrupt':<12} {problem}")
         elif args.attest_command == "release":
             verdict = verifier.release(args.node, by=getpass.getuser(), forget_keys=args.forget_keys)
             print(f"{args.node}: {verdict.reason}")

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from edgewright.attest import ekcert, measurements, structures
-from edgewright.attest.store import Store, check_name
+from edgewright.attest.store import EkConflict, Store, check_name
 
 ENROLLING = "enrolling"
 ENROLLED = "enrolled"
@@ -276,18 +276,24 @@ class Verifier:
             ak = structures.parse_rsa_public(ak_public)
             secret = secrets.token_bytes(32)
             credential = self.make_credential(ek_public, ak.name, secret)
-            self.store.save_node(
-                {
-                    "node": node,
-                    "status": ENROLLING,
-                    "ek_sha256": ek_sha256,
-                    "ak_public": ak_public.hex(),
-                    "ak_name": ak.name.hex(),
-                    "challenge_sha256": hashlib.sha256(secret).hexdigest(),
-                    "challenge_issued_at": self.clock(),
-                    "since": now_iso(self.clock),
-                }
-            )
+            enrolling = {
+                "node": node,
+                "status": ENROLLING,
+                "ek_sha256": ek_sha256,
+                "ak_public": ak_public.hex(),
+                "ak_name": ak.name.hex(),
+                "challenge_sha256": hashlib.sha256(secret).hexdigest(),
+                "challenge_issued_at": self.clock(),
+                "since": now_iso(self.clock),
+            }
+            try:
+                self.store.save_node(enrolling)
+            except EkConflict as exc:
+                # Another verifier enrolled this EK for another node since the check above: the database's
+                # UNIQUE EK column decides the race, and this node is refused as it would have been.
+                reason = f"its EK is already enrolled by node {exc.holder}"
+                self._quarantine(node, record, reason)
+                raise Refused(self._refusal(node, reason)) from None
             return Challenge(credential, changed=True)
 
     def _key_problem(self, node: str, ek_public: bytes, ak_public: bytes, ek_sha256: str) -> str | None:
@@ -303,9 +309,9 @@ class Verifier:
             return f"its AK public key is not a TPM RSA public area: {exc}"
         if not ak.is_restricted_signing_key():
             return "its AK is not a restricted signing key made in and fixed to its TPM"
-        for other in self.store.nodes():
-            if other["node"] != node and other.get("ek_sha256") == ek_sha256:
-                return f"its EK is already enrolled by node {other['node']}"
+        holder = self.store.ek_holder(ek_sha256)
+        if holder is not None and holder != node:
+            return f"its EK is already enrolled by node {holder}"
         return None
 
     def _ek_trust_problem(self, ek_public: bytes, ek_sha256: str, ek_certificate: bytes | None) -> str | None:
@@ -350,7 +356,9 @@ class Verifier:
     def issue_nonce(self, node: str) -> bytes:
         """A fresh random nonce for the node's next quote (replacing any earlier one)."""
         check_name("node", node)
-        with self.store.locked():
+        # Not synced to disk at once: a nonce lost in a crash of the controller only fails its quote,
+        # while using a nonce (in verify) is always durable, so no quote can pass twice.
+        with self.store.locked(durable=False):
             record = self.store.node(node)
             self._refuse_quarantined(record)
             if not record or not record.get("enrolled_at"):

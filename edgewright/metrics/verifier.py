@@ -1,6 +1,6 @@
-"""Prometheus metrics of the attestation verifier, read from its store directory at every scrape.
+"""Prometheus metrics of the attestation verifier, read from its store at every scrape.
 
-The verifier is a library over files (edgewright.attest.store), with no process of its own to count in, so
+The verifier is a library over its store (edgewright.attest.store), with no process of its own to count in, so
 the exporter reads what the verifier recorded: each node's status, when it last attested, and the evidence
 log's outcomes. Nothing here writes to the store.
 """
@@ -33,6 +33,7 @@ class VerifierCollector(Collector):
         )
         try:
             records = self.store.nodes()
+            corrupt = self.store.corrupt_records()
             evidence = self.store.evidence()
         except (StoreError, OSError, ValueError):
             store_ok.add_metric([], 0)
@@ -40,6 +41,12 @@ class VerifierCollector(Collector):
             return
         store_ok.add_metric([], 1)
         yield store_ok
+        unreadable = GaugeMetricFamily(
+            "edgewright_verifier_corrupt_records",
+            "Node records of the verifier's store that cannot be read (`edgewright attest status` names them)",
+        )
+        unreadable.add_metric([], len(corrupt))
+        yield unreadable
 
         status = GaugeMetricFamily(
             "edgewright_attestation_status",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import json
 
 import pytest
 import tpm
@@ -52,17 +51,17 @@ def tpms(tmp_path, vendor):
         t.stop()
 
 
-def trusting(path, vendor: Manufacturer) -> Store:
+def trusting(make_store, path, vendor: Manufacturer) -> Store:
     """A verifier store whose trust store holds VENDOR's CA."""
-    store = Store(path)
+    store = make_store(path)
     store.ek_trust_dir.mkdir(parents=True, exist_ok=True)
     (store.ek_trust_dir / "vendor.pem").write_bytes(vendor.ensure_ca())
     return store
 
 
 @pytest.fixture
-def verifier(tmp_path, vendor):
-    return Verifier(trusting(tmp_path / "verifier", vendor))
+def verifier(make_store, tmp_path, vendor):
+    return Verifier(trusting(make_store, tmp_path / "verifier", vendor))
 
 
 def enroll(verifier: Verifier, node: str, t: swtpm.SoftwareTpm):
@@ -95,7 +94,7 @@ def test_enroll_then_attest_records_evidence(verifier, tpms):
     assert outcomes == ["enrolled", "attested", "attested"]
     nonces = [e["nonce"] for e in verifier.store.evidence("att-1") if e["outcome"] == "attested"]
     assert len(set(nonces)) == 2, "every attestation uses a fresh nonce"
-    assert json.loads((verifier.store.root / "policies" / "edge.json").read_text())["learned_from"] == "att-1"
+    assert verifier.store.policy("edge")["learned_from"] == "att-1"
 
 
 def test_quote_matches_tpm2_checkquote(verifier, tpms, tmp_path):
@@ -171,9 +170,9 @@ def test_quote_without_nonce_issued_is_rejected(verifier, tpms):
     assert verdict.status == QUARANTINED and "no nonce was issued" in verdict.reason
 
 
-def test_expired_nonce_is_rejected(tmp_path, tpms, vendor):
+def test_expired_nonce_is_rejected(make_store, tmp_path, tpms, vendor):
     clock = [1000.0]
-    verifier = Verifier(trusting(tmp_path / "v", vendor), nonce_ttl=60, clock=lambda: clock[0])
+    verifier = Verifier(trusting(make_store, tmp_path / "v", vendor), nonce_ttl=60, clock=lambda: clock[0])
     t = tpms("a")
     enroll(verifier, "att-1", t)
     nonce = verifier.issue_nonce("att-1")
@@ -292,8 +291,8 @@ def test_bad_node_names_are_refused(verifier, name):
         verifier.issue_nonce(name)
 
 
-def test_a_denied_csr_is_kept_in_the_nodes_evidence(tmp_path):
-    verifier = Verifier(Store(tmp_path / "verifier"))
+def test_a_denied_csr_is_kept_in_the_nodes_evidence(make_store, tmp_path):
+    verifier = Verifier(make_store(tmp_path / "verifier"))
     verifier.record_denied_csr(
         "k8s-2", "denied: it asks for system:node:k8s-1", csr="csr-x", token_id="abc123"
     )
@@ -429,12 +428,13 @@ def test_an_allowlisted_ek_enrolls_without_a_certificate(verifier, tpms):
     assert enroll(verifier, "att-1", t).status == ENROLLED
 
 
-def test_trust_on_first_use_only_when_named(tmp_path, tpms):
+def test_trust_on_first_use_only_when_named(make_store, tmp_path, tpms):
     t = tpms("plain", manufacturer=None)
     ek, ak, _ = tpm.ensure_identity(t.tcti, EK, AK)
-    assert refusal(Verifier(Store(tmp_path / "strict")), "att-1", ek, ak, None)
+    assert refusal(Verifier(make_store(tmp_path / "strict")), "att-1", ek, ak, None)
     assert (
-        enroll(Verifier(Store(tmp_path / "tofu"), insecure_trust_any_ek=True), "att-1", t).status == ENROLLED
+        enroll(Verifier(make_store(tmp_path / "tofu"), insecure_trust_any_ek=True), "att-1", t).status
+        == ENROLLED
     )
 
 
@@ -455,9 +455,9 @@ def test_a_trust_store_file_that_is_not_pem_is_a_clear_error(verifier, tpms):
         enroll(verifier, "att-1", t)
 
 
-def test_a_gate_refuses_an_attestation_older_than_its_max_age(tmp_path, tpms, vendor):
+def test_a_gate_refuses_an_attestation_older_than_its_max_age(make_store, tmp_path, tpms, vendor):
     clock = [1_700_000_000.0]
-    verifier = Verifier(trusting(tmp_path / "v", vendor), clock=lambda: clock[0])
+    verifier = Verifier(trusting(make_store, tmp_path / "v", vendor), clock=lambda: clock[0])
     t = tpms("a")
     enroll(verifier, "att-1", t)
     attest(verifier, "att-1", t)

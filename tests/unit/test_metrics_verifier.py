@@ -50,10 +50,23 @@ def test_statuses_timestamps_and_evidence_outcomes(tmp_path):
 
 def test_an_unreadable_store_is_reported_not_raised(tmp_path):
     store = Store(tmp_path / "verifier")
-    (store.root / "nodes").mkdir(parents=True)
-    (store.root / "nodes" / "edge-1.json").write_text("{not json")
+    store.root.mkdir(parents=True)
+    (store.root / "store.json").write_text("{not json")
+    (store.root / "store.json").chmod(0o600)
     got = samples(store)
     assert got == {("edgewright_verifier_store_ok", ()): 0}
+
+
+def test_a_corrupt_record_is_counted_and_hides_no_other_node(tmp_path):
+    root = tmp_path / "verifier"
+    (root / "nodes").mkdir(parents=True)
+    (root / "nodes" / "edge-1.json").write_text("{not json")
+    store = Store(root)  # the old JSON store is imported, edge-1 as it is
+    Verifier(store).quarantine("edge-2", "no TPM found")
+    got = samples(store)
+    assert got[("edgewright_verifier_store_ok", ())] == 1
+    assert got[("edgewright_verifier_corrupt_records", ())] == 1
+    assert got[("edgewright_attestation_status", (("node", "edge-2"), ("status", "quarantined")))] == 1
 
 
 def test_an_empty_store_has_no_nodes(tmp_path):

@@ -29,7 +29,15 @@ from edgewright.attest.store import Store
 from edgewright.attest.verifier import Verifier
 from edgewright.lab import podman, tpm
 from edgewright.lab.image import IMAGE, current_digest, ensure_image
-from edgewright.lab.kube import DEFAULT_PORT_BASE, ControlPlane, ControlPlaneSpec, Ports, binaries_dir
+from edgewright.lab.kube import (
+    CLUSTER_CIDR,
+    DEFAULT_PORT_BASE,
+    SERVICE_CIDR,
+    ControlPlane,
+    ControlPlaneSpec,
+    Ports,
+    binaries_dir,
+)
 
 LAB_LABEL = "io.edgewright.lab"
 INDEX_LABEL = "io.edgewright.node-index"
@@ -151,15 +159,18 @@ def control_plane_spec(spec: LabSpec) -> ControlPlaneSpec:
 
 def kubernetes_vars(spec: LabSpec) -> dict:
     """What the roles need to join the lab's control plane: its endpoint, the controller's credentials, and
-    the locally built kubelet as the artefact the nodes install."""
+    the locally built kubelet and kube-proxy as the artefacts the nodes install."""
     plane = control_plane_spec(spec)
-    kubelet = binaries_dir() / "kubelet"
+    kubelet, kube_proxy = binaries_dir() / "kubelet", binaries_dir() / "kube-proxy"
     return {
         "edgewright_kube_api_server": plane.server,
         "edgewright_kubeconfig": str(plane.admin_kubeconfig),
         "edgewright_kube_ca_file": str(plane.pki / "ca.crt"),
         "kubelet_source": "artefact",
         "kubelet_artefact": {"path": str(kubelet), "sha256": _sha256(kubelet)},
+        "kube_proxy_artefact": {"path": str(kube_proxy), "sha256": _sha256(kube_proxy)},
+        "edgewright_kube_cluster_cidr": CLUSTER_CIDR,
+        "edgewright_kube_service_cidr": SERVICE_CIDR,
         # A lab node's root is podman's overlay, which containerd's overlayfs snapshotter cannot stack on.
         "kubelet_containerd_snapshotter": "native",
         # Nor may anything on this host lower an OOM score (no CAP_SYS_RESOURCE), as a pod sandbox asks.

@@ -27,7 +27,7 @@ import yaml
 
 from edgewright.attest.store import Store
 from edgewright.attest.verifier import Verifier
-from edgewright.lab import podman, tpm
+from edgewright.lab import links, podman, tpm
 from edgewright.lab.image import IMAGE, current_digest, ensure_image
 from edgewright.lab.kube import (
     CLUSTER_CIDR,
@@ -485,6 +485,34 @@ class Lab:
         self.log(f"inventory: {inventory}")
 
     # ---- status -----------------------------------------------------------------------------------------
+    def cut(self, node: str, peer: str, keep_ports: list[int], restore: bool = False) -> str:
+        """Cut (or, with RESTORE, give back) the direct link between two of the lab's running nodes, keeping
+        TCP to and from KEEP_PORTS (the mesh daemon's); see edgewright.lab.links. Returns what it did."""
+        check_name(self.spec.name)
+        podman.ensure_usable()
+        containers = self._containers()
+        for name in (node, peer):
+            if containers.get(name, {}).get("State") != "running":
+                raise LabError(f"{name} is not a running node of lab {self.spec.name!r}")
+        if node == peer:
+            raise LabError(f"a node cannot be cut off from itself ({node})")
+        if restore:
+            links.restore(node)
+            links.restore(peer)
+            return f"{node} and {peer} are linked directly again"
+        address, peer_address = (
+            podman.text(
+                ["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", n]
+            )
+            for n in (node, peer)
+        )
+        try:
+            links.cut(node, peer, peer_address, address, keep_ports)
+        except links.LinkError as exc:
+            raise LabError(str(exc)) from None
+        kept = ", ".join(str(p) for p in keep_ports) or "none"
+        return f"{node} and {peer} are cut off from each other but for TCP port(s) {kept}"
+
     def status(self) -> list[NodeStatus]:
         check_name(self.spec.name)
         podman.ensure_usable()

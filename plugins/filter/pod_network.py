@@ -110,10 +110,35 @@ def pod_routes(nodes: list, node_name: str, cluster_cidr: str) -> dict:
     return {"own": own, "peers": peers}
 
 
+def _address(value: str) -> ipaddress._BaseAddress | None:
+    try:
+        return ipaddress.ip_address(str(value))
+    except ValueError:
+        return None
+
+
+def pending_nodes(nodes: list, expected: list) -> list[str]:
+    """The Nodes of EXPECTED ({name, address} per node of the play; an empty address: any) that are in the
+    API but have no podCIDR yet or do not yet show the address their kubelet was given."""
+    by_name = {n["metadata"]["name"]: n for n in nodes}
+    pending = []
+    for want in expected:
+        node = by_name.get(want["name"])
+        if node is None:
+            continue
+        address = _internal_address(node)
+        if not (node.get("spec") or {}).get("podCIDR") or (
+            want["address"] and str(address) != want["address"]
+        ):
+            pending.append(want["name"])
+    return pending
+
+
 class FilterModule:
     def filters(self):
         return {
             "kube_listen_problems": listen_problems,
             "pod_cidr_overlaps": cidr_overlaps,
             "pod_network_routes": pod_routes,
+            "pod_network_pending": pending_nodes,
         }

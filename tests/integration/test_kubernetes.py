@@ -10,6 +10,7 @@ Needs root podman and the Kubernetes build of scripts/setup.d/60-kubernetes.sh; 
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import json
 import os
 import shutil
@@ -80,6 +81,8 @@ def lab(tmp_path_factory):
                     "edgewright_verifier_dir": str(work / "verifier"),
                     "attest_learn_policy": True,
                     "edgewright_zone": "lab-a",
+                    # The mesh's record and the probe reports of this lab alone.
+                    "edgewright_state_dir": str(work / "state"),
                     "common_time_sync": "none",
                     # A golden policy no real node matches, for k8s-3's class: it fails attestation.
                     "attest_golden_policies": {"tampered": {16: "00" * 32}},
@@ -665,6 +668,33 @@ def node_csrs(kubeconfig: str, node: str) -> list[str]:
     from plugins.module_utils.kube_bootstrap import node_csrs as find
 
     return find(kubeconfig, node)
+
+
+def test_pod_traffic_crosses_the_mesh_where_it_is_the_only_path(lab, site, api):
+    # The two joined nodes go on the mesh (yggdrasil); their kubelets take their mesh addresses as node IPs.
+    run = playbook(
+        lab["inventory"], "tests/integration/playbooks/mesh_join.yml", "--limit", f"{JOINED},{BATTERY}"
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    addresses = {}
+    for name in (JOINED, BATTERY):
+        (internal,) = [a.address for a in api.read_node(name).status.addresses if a.type == "InternalIP"]
+        addresses[name] = internal
+    assert all(ipaddress.ip_address(a) in ipaddress.ip_network("200::/7") for a in addresses.values()), (
+        addresses
+    )
+    settings = json.loads(on_node(JOINED, "cat", "/etc/edgewright/pod-network.json").stdout)
+    assert [(p["name"], p["address"]) for p in settings["peers"]] == [(BATTERY, addresses[BATTERY])]
+    # Only the mesh daemon's own connection still joins the two nodes' lab addresses.
+    cut = edgewright("lab", "cut", "--name", LAB, JOINED, BATTERY, "--keep-port", "7701")
+    try:
+        assert cut.returncode == 0, cut.stderr
+        battery_lab_address = lab["vars"]["edgewright_lab_subnet"][:-4] + "12"
+        assert on_node(JOINED, "ping", "-c", "1", "-W", "1", battery_lab_address).returncode != 0
+        netns = pod_netns(JOINED, pod_ip(api, JOINED))
+        assert from_pod(JOINED, netns, pod_ip(api, BATTERY), 8080, attempts=30).endswith(f"on {BATTERY}")
+    finally:
+        edgewright("lab", "cut", "--name", LAB, JOINED, BATTERY, "--restore")
 
 
 def test_decommission_leaves_nothing_behind(lab, site, api):

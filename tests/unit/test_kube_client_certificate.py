@@ -64,7 +64,11 @@ def test_the_request_for_exactly_the_identity_is_taken():
     [
         (subject(cn="system:node:edge-1"), None, "asks for CN system:node:edge-1"),
         (subject(org="system:masters"), None, "organizations system:masters"),
-        ([*subject(), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters")], None, "organizations"),
+        (
+            [*subject(), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters")],
+            None,
+            "organizations",
+        ),
         ([*subject(), x509.NameAttribute(NameOID.COUNTRY_NAME, "NL")], None, "other attributes"),
         (subject(), x509.SubjectAlternativeName([x509.DNSName("kubernetes")]), "extension"),
     ],

@@ -25,7 +25,7 @@ def test_no_kept_port_cuts_everything():
 
 @pytest.mark.parametrize(
     ("peer", "ports", "message"),
-    [("fd00::1", [1], "IPv4"), ("10.0.0.2", [0], "not a TCP port"), ("x", [], "")],
+    [("fd00::1", [1], "IPv4"), ("10.0.0.2", [0], "not a TCP port"), ("x", [], "does not appear")],
 )
 def test_bad_input_is_named(peer, ports, message):
     with pytest.raises(ValueError, match=message):

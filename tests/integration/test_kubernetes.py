@@ -714,6 +714,20 @@ def test_decommission_leaves_nothing_behind(lab, site, api):
                  "/etc/systemd/system/kubelet.service", "/etc/edgewright", "/var/lib/edgewright", "/var/log/edgewright"):  # fmt: skip
         assert on_node(BATTERY, "test", "-e", path).returncode == 1, path
     assert on_node(BATTERY, "id", "edgewright").returncode != 0
+    # kube-proxy and the pod network went too, and the remaining node no longer takes the departed one's VXLAN.
+    for path in ("/usr/local/bin/kube-proxy", "/etc/systemd/system/kube-proxy.service",
+                 "/etc/systemd/system/edgewright-pod-network.service", "/usr/local/lib/edgewright/pod-network"):  # fmt: skip
+        assert on_node(BATTERY, "test", "-e", path).returncode == 1, path
+    assert on_node(BATTERY, "ip", "link", "show", "ewpods").returncode != 0
+    # The node's iptables went with its packages: read its rules from the host, in the node's namespace.
+    pid = subprocess.run(
+        ["podman", "inspect", "-f", "{{.State.Pid}}", BATTERY], capture_output=True, text=True
+    ).stdout
+    rules = subprocess.run(
+        ["nsenter", "-t", pid.strip(), "-n", "iptables-save"], capture_output=True, text=True, check=True
+    )
+    assert "KUBE-SERVICES" not in rules.stdout and "EDGEWRIGHT-PODNET" not in rules.stdout, rules.stdout
+    assert json.loads(on_node(JOINED, "cat", "/etc/edgewright/pod-network.json").stdout)["peers"] == []
     for package in ("containerd", "containernetworking-plugins"):
         status = on_node(BATTERY, "dpkg-query", "-W", "-f=${Status}", package).stdout
         assert "install ok installed" not in status, package

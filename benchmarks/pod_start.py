@@ -1,11 +1,11 @@
-"""Pod start latency across a running lab, and the memory each node's kubelet and containerd hold.
+"""Pod start latency across a running lab, and the memory each node's Kubernetes data plane holds.
 
 Runs against a lab that site.yml has converged with `lab up --kubernetes` (its site registry holds the hello
 image): creates PODS pods of the hello image by digest, spread over the Ready nodes by the scheduler
 (a nodeSelector per pod, round-robin), and watches the API until each is Running. A pod's start latency is
 from its creation (as the API returned it) to the watch event that shows it Running, as a client sees it.
 Prints p50/p99/max, then removes the pods. With --ssh-key it also prints each node's resident memory of
-kubelet, containerd and the containerd shims (ps RSS over SSH).
+kubelet, containerd and the containerd shims, kube-proxy, and Envoy where it runs (ps RSS over SSH).
 Usage: PYTHONPATH=. python benchmarks/pod_start.py --lab NAME [--pods 100] [--ssh-key KEY]
 """
 
@@ -76,6 +76,22 @@ def start_latencies(api: client.CoreV1Api, image: str, count: int, timeout: floa
     return [started[n] - created[n] for n in started]
 
 
+# The node's share of the cluster: what KubeEdge's edgecore (about 70 MB) stands for.
+DATA_PLANE = ("kubelet", "containerd", "kube-proxy", "envoy")
+
+
+def data_plane_rss(ps_output: str) -> dict[str, int]:
+    """KiB resident per data-plane program from `ps -e -o rss=,comm=` (the shims summed as one)."""
+    rss: dict[str, int] = {}
+    for line in ps_output.splitlines():
+        kib, _, command = line.strip().partition(" ")
+        command = command.strip()
+        if command in DATA_PLANE or command.startswith("containerd-shim"):
+            name = "containerd-shim" if command.startswith("containerd-shim") else command
+            rss[name] = rss.get(name, 0) + int(kib)
+    return rss
+
+
 def node_memory(inventory: dict, key: Path) -> None:
     hosts = inventory["all"]["children"]["edge_nodes"]["hosts"]
     for name, host in hosts.items():
@@ -87,12 +103,7 @@ def node_memory(inventory: dict, key: Path) -> None:
             ],
             capture_output=True, text=True, check=False, timeout=30,
         ).stdout  # fmt: skip
-        rss: dict[str, int] = {}
-        for line in out.splitlines():
-            kib, _, command = line.strip().partition(" ")
-            if command in ("kubelet", "containerd") or command.startswith("containerd-shim"):
-                key_name = "containerd-shim" if command.startswith("containerd-shim") else command
-                rss[key_name] = rss.get(key_name, 0) + int(kib)
+        rss = data_plane_rss(out)
         total = sum(rss.values())
         parts = ", ".join(f"{k} {v / 1024:.1f} MiB" for k, v in sorted(rss.items()))
         print(f"{name}: {parts}; together {total / 1024:.1f} MiB")

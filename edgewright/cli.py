@@ -119,6 +119,18 @@ def register_lab(commands: argparse._SubParsersAction) -> None:
             )
         if verb == "status":
             sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    cut_cmd = lab_commands.add_parser(
+        "cut",
+        help="drop everything between two nodes' lab addresses but the mesh daemon's TCP port, inside both "
+        "nodes, so only the overlay joins them (--restore gives the link back)",
+    )
+    cut_cmd.add_argument("node")
+    cut_cmd.add_argument("peer")
+    cut_cmd.add_argument("--name", default=DEFAULT_NAME, help=f"lab name (default {DEFAULT_NAME})")
+    cut_cmd.add_argument(
+        "--keep-port", type=int, action="append", default=[], help="a TCP port that still passes (repeatable)"
+    )
+    cut_cmd.add_argument("--restore", action="store_true", help="take the cut's rules out again")
     lab_commands.add_parser("image", help="build the lab's node image unless it is already there")
     tpm_cmd = lab_commands.add_parser(
         "tpm",
@@ -169,6 +181,9 @@ def run_lab(args: argparse.Namespace) -> int:
         return 0
     if args.lab_command == "check":
         return check_capabilities()
+    if args.lab_command == "cut":
+        print(Lab(LabSpec(name=args.name)).cut(args.node, args.peer, args.keep_port, args.restore))
+        return 0
     spec = LabSpec(
         name=args.name,
         nodes=getattr(args, "nodes", 1),

@@ -27,9 +27,17 @@ import yaml
 from edgewright.attest.store import Store
 from edgewright.attest.verifier import Verifier
 from edgewright.controller.dirs import Directories
-from edgewright.lab import podman, tpm
+from edgewright.lab import links, podman, tpm
 from edgewright.lab.image import IMAGE, current_digest, ensure_image
-from edgewright.lab.kube import DEFAULT_PORT_BASE, ControlPlane, ControlPlaneSpec, Ports, binaries_dir
+from edgewright.lab.kube import (
+    CLUSTER_CIDR,
+    DEFAULT_PORT_BASE,
+    SERVICE_CIDR,
+    ControlPlane,
+    ControlPlaneSpec,
+    Ports,
+    binaries_dir,
+)
 
 LAB_LABEL = "io.edgewright.lab"
 INDEX_LABEL = "io.edgewright.node-index"
@@ -150,15 +158,18 @@ def control_plane_spec(spec: LabSpec) -> ControlPlaneSpec:
 
 def kubernetes_vars(spec: LabSpec) -> dict:
     """What the roles need to join the lab's control plane: its endpoint, the controller's credentials, and
-    the locally built kubelet as the artefact the nodes install."""
+    the locally built kubelet and kube-proxy as the artefacts the nodes install."""
     plane = control_plane_spec(spec)
-    kubelet = binaries_dir() / "kubelet"
+    kubelet, kube_proxy = binaries_dir() / "kubelet", binaries_dir() / "kube-proxy"
     return {
         "edgewright_kube_api_server": plane.server,
         "edgewright_kubeconfig": str(plane.admin_kubeconfig),
         "edgewright_kube_ca_file": str(plane.pki / "ca.crt"),
         "kubelet_source": "artefact",
         "kubelet_artefact": {"path": str(kubelet), "sha256": _sha256(kubelet)},
+        "kube_proxy_artefact": {"path": str(kube_proxy), "sha256": _sha256(kube_proxy)},
+        "edgewright_kube_cluster_cidr": CLUSTER_CIDR,
+        "edgewright_kube_service_cidr": SERVICE_CIDR,
         # A lab node's root is podman's overlay, which containerd's overlayfs snapshotter cannot stack on.
         "kubelet_containerd_snapshotter": "native",
         # Nor may anything on this host lower an OOM score (no CAP_SYS_RESOURCE), as a pod sandbox asks.
@@ -473,6 +484,34 @@ class Lab:
         self.log(f"inventory: {inventory}")
 
     # ---- status -----------------------------------------------------------------------------------------
+    def cut(self, node: str, peer: str, keep_ports: list[int], restore: bool = False) -> str:
+        """Cut (or, with RESTORE, give back) the direct link between two of the lab's running nodes, keeping
+        TCP to and from KEEP_PORTS (the mesh daemon's); see edgewright.lab.links. Returns what it did."""
+        check_name(self.spec.name)
+        podman.ensure_usable()
+        containers = self._containers()
+        for name in (node, peer):
+            if containers.get(name, {}).get("State") != "running":
+                raise LabError(f"{name} is not a running node of lab {self.spec.name!r}")
+        if node == peer:
+            raise LabError(f"a node cannot be cut off from itself ({node})")
+        if restore:
+            links.restore(node)
+            links.restore(peer)
+            return f"{node} and {peer} are linked directly again"
+        address, peer_address = (
+            podman.text(
+                ["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", n]
+            )
+            for n in (node, peer)
+        )
+        try:
+            links.cut(node, peer, peer_address, address, keep_ports)
+        except links.LinkError as exc:
+            raise LabError(str(exc)) from None
+        kept = ", ".join(str(p) for p in keep_ports) or "none"
+        return f"{node} and {peer} are cut off from each other but for TCP port(s) {kept}"
+
     def status(self) -> list[NodeStatus]:
         check_name(self.spec.name)
         podman.ensure_usable()

@@ -10,6 +10,7 @@ Needs root podman and the Kubernetes build of scripts/setup.d/60-kubernetes.sh; 
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import json
 import os
 import shutil
@@ -81,6 +82,8 @@ def lab(tmp_path_factory):
                     "attest_learn_policy": True,
                     "attest_policy_reference_node": JOINED,
                     "edgewright_zone": "lab-a",
+                    # The mesh's record and the probe reports of this lab alone.
+                    "edgewright_state_dir": str(work / "state"),
                     "common_time_sync": "none",
                     # A golden policy no real node matches, for k8s-3's class: it fails attestation.
                     "attest_golden_policies": {"tampered": {13: "00" * 32}},
@@ -317,6 +320,173 @@ def test_a_deployment_pinned_to_a_node_runs_and_a_missing_image_fails_alone(lab,
             apps.delete_namespaced_deployment(name, "default")
 
 
+def pod_ip(api, node: str) -> str:
+    """The address of the node's hello pod (the DaemonSet of workloads.yml)."""
+    (pod,) = api.list_namespaced_pod(
+        "edgewright",
+        label_selector="app.kubernetes.io/name=edgewright-hello",
+        field_selector=f"spec.nodeName={node}",
+    ).items
+    return pod.status.pod_ip
+
+
+def pod_netns(node: str, address: str) -> str:
+    """The network namespace CNI made for the pod with ADDRESS on NODE: what runs in it is the pod's traffic."""
+    for line in on_node(node, "ip", "netns", "list").stdout.splitlines():
+        name = line.split()[0]
+        if f"inet {address}/" in on_node(node, "ip", "-n", name, "-4", "-o", "addr", "show").stdout:
+            return name
+    raise AssertionError(f"no network namespace on {node} holds {address}")
+
+
+CONNECT = "import socket, sys; c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3); print(c.recv(512).decode().strip())"  # fmt: skip
+ACCEPT_ONE = "import socket; s = socket.create_server(('', 9090)); s.settimeout(60); c, peer = s.accept(); print(peer[0]); c.close()"  # fmt: skip
+
+
+def from_pod(node: str, netns: str, address: str, port: int, attempts: int = 15) -> str:
+    """Connect over TCP from the pod's namespace on NODE and return what the server answered (bounded retries:
+    a new route or Service rule takes a moment)."""
+    out = None
+    for _ in range(attempts):
+        out = on_node(node, "ip", "netns", "exec", netns, "python3", "-c", CONNECT, address, str(port))
+        if out.returncode == 0:
+            return out.stdout.strip()
+        time.sleep(1)
+    raise AssertionError(f"{node} pod -> {address}:{port}: {out.stderr[-500:]}")
+
+
+def test_kube_proxy_runs_with_a_credential_of_its_own_and_least_privilege(lab, site, api):
+    from kubernetes import client, config
+
+    assert on_node(JOINED, "systemctl", "is-active", "kube-proxy").stdout.strip() == "active"
+    subject = on_node(
+        JOINED, "openssl", "x509", "-in", "/etc/kubernetes/kube-proxy/cert.pem", "-noout", "-subject"
+    )
+    assert "O = edgewright:kube-proxies, CN = edgewright:kube-proxy:k8s-1" in subject.stdout
+    assert on_node(JOINED, "stat", "-c", "%a %U", "/etc/kubernetes/kube-proxy/key.pem").stdout.split() == [
+        "600",
+        "root",
+    ]
+    # The unit keeps two capabilities of root's: CAP_NET_ADMIN (12) and CAP_NET_RAW (13).
+    pid = on_node(JOINED, "systemctl", "show", "-P", "MainPID", "kube-proxy").stdout.strip()
+    bounding = [
+        line
+        for line in on_node(JOINED, "cat", f"/proc/{pid}/status").stdout.splitlines()
+        if line.startswith("CapBnd")
+    ]
+    assert bounding == ["CapBnd:\t0000000000003000"]
+    # Metrics and healthz on loopback: nothing of kube-proxy's listens on another address.
+    sockets = [
+        line.split()[3]
+        for line in on_node(JOINED, "ss", "-ltnpH").stdout.splitlines()
+        if "kube-proxy" in line
+    ]
+    assert sorted(sockets) == ["127.0.0.1:10249", "127.0.0.1:10256"], sockets
+    # What the credential may do: read Services and their endpoints; not read Secrets, make pods or change Nodes.
+    authz = client.AuthorizationV1Api(config.new_client_from_config(config_file=lab["kubeconfig"]))
+
+    def allowed(verb: str, resource: str, group: str = "") -> bool:
+        review = client.V1SubjectAccessReview(
+            spec=client.V1SubjectAccessReviewSpec(
+                user="edgewright:kube-proxy:k8s-1",
+                groups=["edgewright:kube-proxies", "system:authenticated"],
+                resource_attributes=client.V1ResourceAttributes(verb=verb, resource=resource, group=group),
+            )
+        )
+        return authz.create_subject_access_review(review).status.allowed
+
+    assert allowed("watch", "endpointslices", "discovery.k8s.io") and allowed("list", "services")
+    assert not any(
+        [
+            allowed("get", "secrets"),
+            allowed("create", "pods"),
+            allowed("patch", "nodes"),
+            allowed("list", "configmaps"),
+        ]
+    )
+
+
+def test_a_pod_reaches_a_pod_on_another_node_keeping_its_own_address(lab, site, api):
+    client_ip, server_ip = pod_ip(api, JOINED), pod_ip(api, BATTERY)
+    client_ns = pod_netns(JOINED, client_ip)
+    # The hello pod on the other node answers with its own name and node.
+    assert from_pod(JOINED, client_ns, server_ip, 8080).endswith(f"on {BATTERY}")
+    # A listener in the far pod's namespace sees the client pod's address: no NAT between pods.
+    server = subprocess.Popen(
+        ["podman", "exec", BATTERY, "ip", "netns", "exec", pod_netns(BATTERY, server_ip), "python3", "-c", ACCEPT_ONE],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(1)
+        on_node(JOINED, "ip", "netns", "exec", client_ns, "python3", "-c", CONNECT.replace("c.recv(512)", "b''"),
+                server_ip, "9090")  # fmt: skip
+        out, err = server.communicate(timeout=60)
+    finally:
+        server.kill()
+    assert out.strip() == client_ip, err
+    # Only the peers may send the pod network VXLAN: the filter accepts the other node's address alone.
+    rules = on_node(JOINED, "iptables", "-S", "EDGEWRIGHT-PODNET-IN").stdout
+    assert f"-A EDGEWRIGHT-PODNET-IN -s {lab['vars']['edgewright_lab_subnet'][:-4]}12/32 -j ACCEPT" in rules
+    assert rules.rstrip().endswith("-A EDGEWRIGHT-PODNET-IN -j DROP")
+
+
+def test_a_pod_reaches_a_cluster_ip_service_of_pods_on_another_node(lab, site, api):
+    from kubernetes import client, config
+
+    apps = client.AppsV1Api(config.new_client_from_config(config_file=lab["kubeconfig"]))
+    digests = json.loads(Path(lab["vars"]["edgewright_site_images_file"]).read_text())
+    far = _deployment("far", BATTERY, digests["hello"]["pinned"])
+    pod_spec = far["spec"]["template"]["spec"]
+    pod_spec["tolerations"] = [{"key": "edgewright.io/battery-powered", "operator": "Exists"}]
+    pod_spec["containers"][0]["env"] = [
+        {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
+    ]
+    apps.create_namespaced_deployment("default", far)
+    service = api.create_namespaced_service(
+        "default",
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "far"},
+         "spec": {"selector": {"app": "far"}, "ports": [{"port": 80, "targetPort": 8080}]}},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and [p.status.phase for p in _pods_of(api, "far")] != ["Running"]:
+            time.sleep(2)
+        assert [(p.spec.node_name, p.status.phase) for p in _pods_of(api, "far")] == [(BATTERY, "Running")]
+        netns = pod_netns(JOINED, pod_ip(api, JOINED))
+        assert from_pod(JOINED, netns, service.spec.cluster_ip, 80, attempts=30).endswith(f"on {BATTERY}")
+    finally:
+        api.delete_namespaced_service("far", "default")
+        apps.delete_namespaced_deployment("far", "default")
+
+
+def kube_proxy_state(node: str) -> tuple[str, str]:
+    return (
+        on_node(node, "sha256sum", "/etc/kubernetes/kube-proxy/config.yaml").stdout,
+        on_node(node, "systemctl", "show", "-P", "MainPID", "kube-proxy").stdout,
+    )
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        # kube-proxy itself refuses it, before it replaces the running configuration.
+        ({"kube_proxy_nodeport_addresses": ["not-a-cidr"]}, "kube-proxy configuration refused"),
+        ({"kube_proxy_metrics_address": "0.0.0.0:10249"}, "kube_proxy_metrics_address '0.0.0.0:10249' listens on every address"),
+        ({"edgewright_kube_cluster_cidr": "10.231.0.0/16"},
+         "the pod CIDR 10.231.0.0/16 overlaps the node network of k8s-1 (eth0) 10.231.40.0/24"),
+    ],
+)  # fmt: skip
+def test_a_broken_kube_proxy_config_or_overlapping_pod_cidr_is_refused_and_changes_nothing(
+    lab, site, extra, message
+):
+    before = kube_proxy_state(JOINED)
+    run = playbook(lab["inventory"], "join.yml", "--limit", JOINED, "-e", json.dumps(extra))
+    assert run.returncode != 0
+    assert message in run.stdout, run.stdout[-3000:]
+    assert recap(run.stdout)[JOINED]["changed"] == 0, run.stdout[-3000:]
+    assert kube_proxy_state(JOINED) == before
+
+
 def test_quarantined_node_is_refused_a_token_and_does_not_join(lab, site, api):
     assert recap(site.stdout)[REFUSED]["failed"] == 1
     # The join alone on the quarantined node: the gate refuses it before any token exists.
@@ -501,6 +671,33 @@ def node_csrs(kubeconfig: str, node: str) -> list[str]:
     return find(kubeconfig, node)
 
 
+def test_pod_traffic_crosses_the_mesh_where_it_is_the_only_path(lab, site, api):
+    # The two joined nodes go on the mesh (yggdrasil); their kubelets take their mesh addresses as node IPs.
+    run = playbook(
+        lab["inventory"], "tests/integration/playbooks/mesh_join.yml", "--limit", f"{JOINED},{BATTERY}"
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    addresses = {}
+    for name in (JOINED, BATTERY):
+        (internal,) = [a.address for a in api.read_node(name).status.addresses if a.type == "InternalIP"]
+        addresses[name] = internal
+    assert all(ipaddress.ip_address(a) in ipaddress.ip_network("200::/7") for a in addresses.values()), (
+        addresses
+    )
+    settings = json.loads(on_node(JOINED, "cat", "/etc/edgewright/pod-network.json").stdout)
+    assert [(p["name"], p["address"]) for p in settings["peers"]] == [(BATTERY, addresses[BATTERY])]
+    # Only the mesh daemon's own connection still joins the two nodes' lab addresses.
+    cut = edgewright("lab", "cut", "--name", LAB, JOINED, BATTERY, "--keep-port", "7701")
+    try:
+        assert cut.returncode == 0, cut.stderr
+        battery_lab_address = lab["vars"]["edgewright_lab_subnet"][:-4] + "12"
+        assert on_node(JOINED, "ping", "-c", "1", "-W", "1", battery_lab_address).returncode != 0
+        netns = pod_netns(JOINED, pod_ip(api, JOINED))
+        assert from_pod(JOINED, netns, pod_ip(api, BATTERY), 8080, attempts=30).endswith(f"on {BATTERY}")
+    finally:
+        edgewright("lab", "cut", "--name", LAB, JOINED, BATTERY, "--restore")
+
+
 def test_decommission_leaves_nothing_behind(lab, site, api):
     # What there is to remove: the node's certificate signing request from its TLS bootstrap, its keys.
     assert node_csrs(lab["kubeconfig"], BATTERY)
@@ -518,6 +715,20 @@ def test_decommission_leaves_nothing_behind(lab, site, api):
                  "/etc/systemd/system/kubelet.service", "/etc/edgewright", "/var/lib/edgewright", "/var/log/edgewright"):  # fmt: skip
         assert on_node(BATTERY, "test", "-e", path).returncode == 1, path
     assert on_node(BATTERY, "id", "edgewright").returncode != 0
+    # kube-proxy and the pod network went too, and the remaining node no longer takes the departed one's VXLAN.
+    for path in ("/usr/local/bin/kube-proxy", "/etc/systemd/system/kube-proxy.service",
+                 "/etc/systemd/system/edgewright-pod-network.service", "/usr/local/lib/edgewright/pod-network"):  # fmt: skip
+        assert on_node(BATTERY, "test", "-e", path).returncode == 1, path
+    assert on_node(BATTERY, "ip", "link", "show", "ewpods").returncode != 0
+    # The node's iptables went with its packages: read its rules from the host, in the node's namespace.
+    pid = subprocess.run(
+        ["podman", "inspect", "-f", "{{.State.Pid}}", BATTERY], capture_output=True, text=True
+    ).stdout
+    rules = subprocess.run(
+        ["nsenter", "-t", pid.strip(), "-n", "iptables-save"], capture_output=True, text=True, check=True
+    )
+    assert "KUBE-SERVICES" not in rules.stdout and "EDGEWRIGHT-PODNET" not in rules.stdout, rules.stdout
+    assert json.loads(on_node(JOINED, "cat", "/etc/edgewright/pod-network.json").stdout)["peers"] == []
     for package in ("containerd", "containernetworking-plugins"):
         status = on_node(BATTERY, "dpkg-query", "-W", "-f=${Status}", package).stdout
         assert "install ok installed" not in status, package

@@ -674,8 +674,8 @@ def serving_request(common_name: str, dns_names: list[str], ips: list[str]) -> s
 @pytest.mark.parametrize(
     "common_name,dns_names,ips,asked",
     [
-        # k8s-1's kubelet asks to serve as k8s-2.
-        (f"system:node:{BATTERY}", [BATTERY], ["10.231.40.12"], f"asks for system:node:{BATTERY}, not system:node:{JOINED}"),
+        # k8s-1's kubelet asks to serve as k8s-2: the API server's NodeRestriction refuses it outright.
+        (f"system:node:{BATTERY}", [BATTERY], ["10.231.40.12"], f"can only create a node CSR with CN=system:node:{JOINED}"),
         # Its own name, and an address that is not its own.
         (f"system:node:{JOINED}", [JOINED], ["10.231.40.11", "10.231.40.99"], f"addresses that are not {JOINED}'s (10.231.40.99)"),
     ],
@@ -698,16 +698,21 @@ def test_a_serving_csr_for_another_name_or_an_extra_address_is_denied_and_record
     certificates = certificates_api(api)
     name = None
     try:
-        created = client.CertificatesV1Api(client.ApiClient(as_node)).create_certificate_signing_request(
-            client.V1CertificateSigningRequest(
-                metadata=client.V1ObjectMeta(generate_name="csr-"),
-                spec=client.V1CertificateSigningRequestSpec(
-                    request=serving_request(common_name, dns_names, ips),
-                    signer_name="kubernetes.io/kubelet-serving",
-                    usages=["digital signature", "server auth"],
-                ),
-            )
+        request = client.V1CertificateSigningRequest(
+            metadata=client.V1ObjectMeta(generate_name="csr-"),
+            spec=client.V1CertificateSigningRequestSpec(
+                request=serving_request(common_name, dns_names, ips),
+                signer_name="kubernetes.io/kubelet-serving",
+                usages=["digital signature", "server auth"],
+            ),
         )
+        node_certificates = client.CertificatesV1Api(client.ApiClient(as_node))
+        if common_name != f"system:node:{JOINED}":
+            with pytest.raises(client.exceptions.ApiException) as refused:
+                node_certificates.create_certificate_signing_request(request)
+            assert refused.value.status == 403 and asked in refused.value.body
+            return
+        created = node_certificates.create_certificate_signing_request(request)
         name = created.metadata.name
         assert created.spec.username == f"system:node:{JOINED}"
         verifier = lab["work"] / "verifier"

@@ -21,6 +21,7 @@ from edgewright.lab.nodes import (
     LabError,
     LabSpec,
     as_rows,
+    cluster_dns_line,
     control_plane_spec,
 )
 
@@ -204,6 +205,9 @@ def run_lab(args: argparse.Namespace) -> int:
             plane = ControlPlane(control_plane_spec(spec)).status()
             if any_running(plane):
                 print("kubernetes: " + ", ".join(f"{name} {state}" for name, state in plane.items()))
+                dns = lab.cluster_dns()
+                if dns:
+                    print(cluster_dns_line(dns))
     else:
         removed = lab.down(inventory)
         print(

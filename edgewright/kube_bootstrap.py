@@ -264,3 +264,164 @@ def decide_csr(api, csr, approve: bool, reason: str, message: str) -> None:
     csr.status = csr.status or client.V1CertificateSigningRequestStatus()
     csr.status.conditions = [*(csr.status.conditions or []), condition]
     api.replace_certificate_signing_request_approval(csr.metadata.name, csr)
+
+
+# What a kubelet's serving CSR is (serverTLSBootstrap): the kubelet asks, with its own node credential, for
+# a certificate to serve its API (logs, exec) under the node's names.
+KUBELET_SERVING_SIGNER = "kubernetes.io/kubelet-serving"
+KUBELET_SERVING_USAGES = {"server auth", "digital signature", "key encipherment"}
+
+
+def node_identity(node: str) -> str:
+    """The user name (and certificate CN) of a node's kubelet."""
+    return f"system:node:{node}"
+
+
+def _sans(request) -> tuple[list[str], list[str], list[str]]:
+    """The DNS names, IP addresses and other kinds of subject alternative name of a CSR or certificate."""
+    import ipaddress
+
+    from cryptography import x509
+
+    try:
+        names = request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return [], [], []
+    dns = [str(n.value) for n in names if isinstance(n, x509.DNSName)]
+    ips = [str(ipaddress.ip_address(n.value)) for n in names if isinstance(n, x509.IPAddress)]
+    others = [type(n).__name__ for n in names if not isinstance(n, (x509.DNSName, x509.IPAddress))]
+    return dns, ips, others
+
+
+def _canonical_ips(addresses: list[str]) -> set[str]:
+    import ipaddress
+
+    return {str(ipaddress.ip_address(a)) for a in addresses}
+
+
+def serving_csr_decision(
+    node: str,
+    addresses: list[str],
+    dns_names: list[str],
+    username: str,
+    groups: list[str],
+    signer_name: str,
+    usages: list[str],
+    request_pem: bytes,
+) -> CsrDecision:
+    """Approve a kubelet serving CSR only when the node asks for itself: requester system:node:NODE in
+    system:nodes, subject CN=system:node:NODE, O=system:nodes and nothing else, the kubelet-serving signer,
+    server auth usages, and subject alternative names that are only the node's own ADDRESSES and DNS_NAMES
+    (what the inventory says the node is, never what the node reports about itself)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    identity = node_identity(node)
+    problems = []
+    if username != identity:
+        problems.append(f"it was asked for by {username}, not by {identity}")
+    if NODES_GROUP not in (groups or []):
+        problems.append(f"its requester is not in {NODES_GROUP}")
+    if signer_name != KUBELET_SERVING_SIGNER:
+        problems.append(f"it names the signer {signer_name}, not {KUBELET_SERVING_SIGNER}")
+    usages = list(usages or [])
+    if "server auth" not in usages:
+        problems.append("it does not ask for server auth")
+    extra_usages = sorted(set(usages) - KUBELET_SERVING_USAGES)
+    if extra_usages:
+        problems.append(f"it asks for usages {', '.join(extra_usages)}")
+    try:
+        request = x509.load_pem_x509_csr(request_pem)
+    except ValueError:
+        problems.append("its request is not a PEM certificate request")
+        return CsrDecision(False, "; ".join(problems))
+    if not request.is_signature_valid:
+        problems.append("its request is not signed by the key it carries")
+    names = [a.value for a in request.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if names != [identity]:
+        asked = ", ".join(str(n) for n in names) or "no common name"
+        problems.append(f"it asks for {asked}, not {identity}")
+    organizations = [a.value for a in request.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    if organizations != [NODES_GROUP]:
+        asked = ", ".join(str(o) for o in organizations) or "none"
+        problems.append(f"it asks for organizations {asked}, not {NODES_GROUP} alone")
+    others = sorted(
+        {
+            a.oid.dotted_string
+            for a in request.subject
+            if a.oid not in (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME)
+        }
+    )
+    if others:
+        problems.append(f"its subject has other attributes ({', '.join(others)})")
+    for extension in request.extensions:
+        if not isinstance(extension.value, x509.SubjectAlternativeName):
+            problems.append(f"it asks for the extension {extension.oid.dotted_string}")
+    dns, ips, other_sans = _sans(request)
+    if other_sans:
+        problems.append(f"it asks for subject alternative names of kind {', '.join(sorted(set(other_sans)))}")
+    foreign_dns = sorted(set(dns) - set(dns_names))
+    if foreign_dns:
+        problems.append(f"it asks for DNS names that are not {node}'s ({', '.join(foreign_dns)})")
+    foreign_ips = sorted(set(ips) - _canonical_ips(addresses))
+    if foreign_ips:
+        problems.append(f"it asks for addresses that are not {node}'s ({', '.join(foreign_ips)})")
+    if not dns and not ips:
+        problems.append("it names no address or DNS name to serve under")
+    if problems:
+        return CsrDecision(False, "; ".join(problems))
+    return CsrDecision(True, f"{identity} serving as {', '.join([*dns, *ips])}, all its own")
+
+
+def serving_certificate_current(
+    node: str,
+    addresses: list[str],
+    dns_names: list[str],
+    certificate_pem: bytes,
+    ca_pem: bytes,
+    now,
+    min_remaining_seconds: int = 3600,
+) -> str | None:
+    """None when CERTIFICATE_PEM is a serving certificate of NODE the cluster CA signed, valid for at
+    least MIN_REMAINING_SECONDS more and naming only the node's own addresses and DNS names; otherwise why
+    it is not (so the node needs a new one)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.x509.oid import NameOID
+
+    try:
+        cert = x509.load_pem_x509_certificate(certificate_pem)
+        ca = x509.load_pem_x509_certificate(ca_pem)
+    except ValueError:
+        return "it is not a PEM certificate"
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return "the cluster CA did not sign it"
+    if cert.not_valid_after_utc - now < datetime.timedelta(seconds=min_remaining_seconds):
+        return f"it expires at {cert.not_valid_after_utc.isoformat()}"
+    names = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if names != [node_identity(node)]:
+        return f"it is for {', '.join(str(n) for n in names) or 'no common name'}"
+    dns, ips, _ = _sans(cert)
+    if not (dns or ips) or set(dns) - set(dns_names) or set(ips) - _canonical_ips(addresses):
+        return f"it names {', '.join([*dns, *ips]) or 'nothing'}, not only {node}'s own names"
+    if set(ips) != _canonical_ips(addresses):
+        return f"it does not name {node}'s address {', '.join(sorted(_canonical_ips(addresses) - set(ips)))}"
+    return None
+
+
+def serving_csrs(api, node: str) -> list:
+    """The kubelet-serving requests that are the node's or claim to be (by requester or CN), oldest first."""
+    import base64
+
+    identity = node_identity(node)
+    found = [
+        csr
+        for csr in api.list_certificate_signing_request().items
+        if csr.spec.signer_name == KUBELET_SERVING_SIGNER
+        and (csr.spec.username == identity or csr_common_name(base64.b64decode(csr.spec.request)) == identity)
+    ]
+    return sorted(found, key=lambda csr: (csr.metadata.creation_timestamp, csr.metadata.name))

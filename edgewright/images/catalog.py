@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -60,13 +61,16 @@ def program_source(name: str) -> Path:
     return Path(str(resources.files("edgewright.images") / "programs" / name))
 
 
-def static_c_program(source: str, binary: str) -> Callable[[Path], None]:
+def static_c_program(source: str, binary: str, compiler_name: str = "gcc") -> Callable[[Path], None]:
     """A builder that compiles one C file into a static, stripped binary: it runs FROM scratch."""
 
     def build(context: Path) -> None:
-        compiler = shutil.which("gcc")
+        compiler = shutil.which(compiler_name)
         if compiler is None:
-            raise ImageError(f"building {binary} needs gcc and libc6-dev (on Debian: apt-get install gcc)")
+            package = {"gcc": "gcc libc6-dev", "musl-gcc": "musl-tools"}.get(compiler_name, compiler_name)
+            raise ImageError(
+                f"building {binary} needs {compiler_name} (on Debian: apt-get install {package}): run scripts/setup"
+            )
         proc = subprocess.run(
             [
                 compiler,
@@ -84,6 +88,46 @@ def static_c_program(source: str, binary: str) -> Callable[[Path], None]:
         )
         if proc.returncode != 0:
             raise ImageError(f"compiling {source} failed: {proc.stderr.strip()}")
+
+    return build
+
+
+def coredns_version() -> str:
+    return (resources.files("edgewright.images") / "coredns.version").read_text().strip()
+
+
+def coredns_binary(version: str | None = None) -> Path:
+    """Where scripts/setup.d/62-coredns.sh leaves the CoreDNS it built from the Go module proxy."""
+    from edgewright.lab.kube import edgewright_home
+
+    return edgewright_home() / "coredns" / (version or coredns_version()) / "bin" / "coredns"
+
+
+# A file capability granting CAP_NET_BIND_SERVICE alone (VFS_CAP_REVISION_2, permitted, not effective-only
+# flags): what `setcap cap_net_bind_service=+ep` writes. The image carries it in its layer.
+_CAP_NET_BIND_SERVICE = bytes.fromhex("0100000200040000000000000000000000000000")
+
+
+def prebuilt_program(
+    binary: Callable[[], Path], setup: str, bind_low_ports: bool = False
+) -> Callable[[Path], None]:
+    """A builder that takes a static binary another build made (SETUP names the drop-in that builds it).
+    BIND_LOW_PORTS gives the file CAP_NET_BIND_SERVICE, so the program binds a port below 1024 as a non-root
+    user whose container grants that capability and nothing else."""
+
+    def build(context: Path) -> None:
+        source = binary()
+        if not source.is_file():
+            raise ImageError(f"{source} is not built: run scripts/setup ({setup} builds it)")
+        target = context / source.name
+        shutil.copy2(source, target)
+        if bind_low_ports:
+            try:
+                os.setxattr(target, "security.capability", _CAP_NET_BIND_SERVICE)
+            except OSError as exc:
+                raise ImageError(
+                    f"cannot give {target.name} its file capability (needs root): {exc}"
+                ) from None
 
     return build
 
@@ -110,6 +154,21 @@ RECIPES: dict[str, Recipe] = {
         build=static_c_program("hello.c", "hello"),
         sources=("hello.c",),
         summary="answers each TCP connection on $PORT with its pod and node name",
+    ),
+    # The cluster's DNS, at the version scripts/setup.d/62-coredns.sh builds (the tag names it, so a new
+    # pin is a new image).
+    "coredns": Recipe(
+        reference=f"registry.k8s.io/coredns/coredns:{coredns_version()}",
+        # It serves DNS on port 53 as nobody: the file capability, granted by the pod's securityContext.
+        build=prebuilt_program(coredns_binary, "scripts/setup.d/62-coredns.sh", bind_low_ports=True),
+        summary="the cluster DNS (CoreDNS, static, from the Go module proxy)",
+    ),
+    # edgewright's own: resolves names from inside a pod, through the pod's resolv.conf.
+    "lookup": Recipe(
+        reference="edgewright.io/lookup:1.0",
+        build=static_c_program("lookup.c", "lookup", compiler_name="musl-gcc"),
+        sources=("lookup.c",),
+        summary="resolves names as a pod does (its cluster DNS and search domains) and prints the answers",
     ),
 }
 

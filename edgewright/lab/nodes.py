@@ -55,6 +55,8 @@ LIFECYCLE_FILE = "/var/lib/edgewright/lifecycle.json"
 HOST_KEY_TYPES = {"ed25519": "ssh-ed25519", "ecdsa": "ecdsa-sha2-nistp256", "rsa": "ssh-rsa"}
 # The pods of the hello workload (roles/hello_workload), one per node: the WORKLOAD column of the status.
 HELLO_SELECTOR = "app.kubernetes.io/name=edgewright-hello"
+# The cluster DNS pods (roles/cluster_dns), shown under the table.
+CLUSTER_DNS_SELECTOR = "k8s-app=kube-dns"
 # The site registry's pull port on its lab host (the role's default).
 SITE_REGISTRY_PORT = 5000
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
@@ -531,9 +533,19 @@ class Lab:
 
     def _workloads(self) -> dict[str, str]:
         """Each node's hello pod, by node name, when the lab's control plane runs."""
+        pods = self._pods(HELLO_SELECTOR, "the workload")
+        return {pod.spec.node_name: pod_state(pod) for pod in pods if pod.spec.node_name}
+
+    def cluster_dns(self) -> list[str]:
+        """The state of each CoreDNS pod (none when the control plane does not run)."""
+        return [pod_state(pod) for pod in self._pods(CLUSTER_DNS_SELECTOR, "cluster DNS")]
+
+    def _pods(self, selector: str, what: str) -> list:
+        """The pods with the label SELECTOR in every namespace, or none when the control plane does not
+        run or does not answer (the status says so and shows the rest)."""
         plane = ControlPlane(control_plane_spec(self.spec))
         if not plane.running("kube-apiserver") or not plane.spec.admin_kubeconfig.exists():
-            return {}
+            return []
         from kubernetes import client, config
         from kubernetes.client.exceptions import ApiException
         from kubernetes.config.config_exception import ConfigException
@@ -543,12 +555,10 @@ class Lab:
             api = client.CoreV1Api(
                 config.new_client_from_config(config_file=str(plane.spec.admin_kubeconfig))
             )
-            pods = api.list_pod_for_all_namespaces(label_selector=HELLO_SELECTOR, _request_timeout=5).items
+            return api.list_pod_for_all_namespaces(label_selector=selector, _request_timeout=5).items
         except (ApiException, ConfigException, HTTPError, OSError) as exc:
-            # The table still shows the nodes; the workload column stays empty.
-            self.log(f"the Kubernetes API did not list the workload: {exc}")
-            return {}
-        return {pod.spec.node_name: pod_state(pod) for pod in pods if pod.spec.node_name}
+            self.log(f"the Kubernetes API did not list {what}: {exc}")
+            return []
 
     def _node_state(self, address: str) -> tuple[str, str, str]:
         """(systemd's state, the virtual TPM's state, the lifecycle stage) of a running node, in one call."""
@@ -615,6 +625,13 @@ def pod_state(pod) -> str:
         s.state.waiting.reason for s in statuses if s.state and s.state.waiting and s.state.waiting.reason
     ]
     return waiting[0] if waiting else (pod.status.phase or "unknown")
+
+
+def cluster_dns_line(states: list[str]) -> str:
+    """The status line of the cluster DNS: how many CoreDNS pods are ready, and why the others are not."""
+    others = [state for state in states if state != "ready"]
+    line = f"cluster DNS: CoreDNS {len(states) - len(others)}/{len(states)} ready"
+    return line + (f" ({', '.join(others)})" if others else "")
 
 
 def as_rows(nodes: list[NodeStatus]) -> list[dict]:

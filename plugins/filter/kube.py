@@ -1,4 +1,5 @@
-"""Filters for Kubernetes node labels and taints: what the API server would refuse, said before any change."""
+"""Filters for Kubernetes node labels and taints, and for the cluster DNS settings: what the API server
+would refuse, or what would break the Corefile, said before any change."""
 
 from __future__ import annotations
 
@@ -65,9 +66,40 @@ def taint_problems(taints: object) -> list[str]:
     return problems
 
 
+def cluster_dns_problems(
+    address: object, domain: object, service_cidr: object, upstreams: object
+) -> list[str]:
+    """What is wrong with the cluster DNS settings: ADDRESS must be an address of SERVICE_CIDR (it becomes
+    the Service's cluster IP), DOMAIN a DNS name, UPSTREAMS IP addresses (they are written into the
+    Corefile, so nothing else may reach it)."""
+    import ipaddress
+
+    problems = []
+    try:
+        network = ipaddress.ip_network(str(service_cidr))
+    except ValueError:
+        return [f"the service range {service_cidr!r} is not a CIDR"]
+    try:
+        if ipaddress.ip_address(str(address)) not in network:
+            problems.append(f"cluster_dns_address {address} is not in the service range {network}")
+    except ValueError:
+        problems.append(f"cluster_dns_address {address!r} is not an IP address")
+    if not isinstance(domain, str) or not _DNS_SUBDOMAIN.match(domain):
+        problems.append(f"cluster_dns_domain {domain!r} is not a DNS name")
+    if not isinstance(upstreams, list):
+        return [*problems, f"cluster_dns_upstreams must be a list of IP addresses, not {upstreams!r}"]
+    for upstream in upstreams:
+        try:
+            ipaddress.ip_address(str(upstream))
+        except ValueError:
+            problems.append(f"cluster_dns_upstreams: {upstream!r} is not an IP address")
+    return problems
+
+
 class FilterModule:
     def filters(self):
         return {
             "kube_label_problems": label_problems,
             "kube_taint_problems": taint_problems,
+            "kube_cluster_dns_problems": cluster_dns_problems,
         }

@@ -503,7 +503,7 @@ def test_quarantined_node_is_refused_a_token_and_does_not_join(lab, site, api):
 
 
 def test_second_run_changes_nothing(lab, site):
-    for name in ("registry.yml", "join.yml", "workloads.yml"):
+    for name in ("registry.yml", "join.yml", "cluster_dns.yml", "workloads.yml"):
         run = playbook(lab["inventory"], name, "--limit", f"{JOINED},{BATTERY}")
         counts = recap(run.stdout)
         assert run.returncode == 0, run.stdout[-3000:]
@@ -661,6 +661,274 @@ def test_a_bootstrap_token_gets_no_certificate_but_its_own_nodes(
         assert [(e["token_id"], asked in e["reason"]) for e in mine] == [(token["token_id"], True)], denials
     finally:
         revoke(api, BATTERY)
+        if name:
+            certificates.delete_certificate_signing_request(name)
+
+
+def kube_dns_pods(api) -> list:
+    return api.list_namespaced_pod("kube-system", label_selector="k8s-app=kube-dns").items
+
+
+def test_cluster_dns_runs_in_the_cluster_from_the_site_registry_with_least_privilege(lab, site, api):
+    assert recap(site.stdout)[JOINED]["failed"] == 0, site.stdout[-3000:]
+    digests = json.loads(Path(lab["vars"]["edgewright_site_images_file"]).read_text())
+    deployment = client_for(api, "AppsV1Api").read_namespaced_deployment("coredns", "kube-system")
+    assert deployment.status.available_replicas == 2
+    pods = kube_dns_pods(api)
+    assert [p.status.phase for p in pods] == ["Running", "Running"]
+    for pod in pods:
+        # By digest, pulled through containerd's mirror of registry.k8s.io: the site registry.
+        assert pod.spec.containers[0].image == digests["coredns"]["pinned"]
+        assert pod.spec.security_context.run_as_non_root and pod.spec.security_context.run_as_user == 65534
+        context = pod.spec.containers[0].security_context
+        assert context.read_only_root_filesystem and context.allow_privilege_escalation is False
+        assert (context.capabilities.drop, context.capabilities.add) == (["ALL"], ["NET_BIND_SERVICE"])
+        assert pod.status.container_statuses[0].ready
+    # At the address every kubelet hands its pods.
+    assert api.read_namespaced_service("kube-dns", "kube-system").spec.cluster_ip == "10.96.0.10"
+    assert "clusterDNS:\n  - 10.96.0.10" in on_node(JOINED, "cat", "/var/lib/kubelet/config.yaml").stdout
+    sandboxes = on_node(
+        JOINED, "sh", "-c", "cat /var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/*/resolv.conf"
+    )
+    assert "nameserver 10.96.0.10" in sandboxes.stdout
+    assert "search edgewright.svc.cluster.local svc.cluster.local cluster.local" in sandboxes.stdout
+    # Its account may watch what names are made of, and nothing else.
+    from kubernetes import client
+
+    authorization = client_for(api, "AuthorizationV1Api")
+
+    def allowed(verb: str, resource: str, group: str = "") -> bool:
+        review = client.V1SubjectAccessReview(
+            spec=client.V1SubjectAccessReviewSpec(
+                user="system:serviceaccount:kube-system:coredns",
+                groups=[
+                    "system:serviceaccounts",
+                    "system:serviceaccounts:kube-system",
+                    "system:authenticated",
+                ],
+                resource_attributes=client.V1ResourceAttributes(verb=verb, resource=resource, group=group),
+            )
+        )
+        return authorization.create_subject_access_review(review).status.allowed
+
+    for verb, resource, group in (
+        ("list", "services", ""), ("watch", "services", ""), ("watch", "namespaces", ""),
+        ("list", "endpointslices", "discovery.k8s.io"), ("watch", "endpointslices", "discovery.k8s.io"),
+    ):  # fmt: skip
+        assert allowed(verb, resource, group), (verb, resource)
+    for verb, resource, group in (
+        ("get", "secrets", ""), ("list", "pods", ""), ("update", "services", ""), ("list", "endpoints", ""),
+        ("create", "endpointslices", "discovery.k8s.io"),
+    ):  # fmt: skip
+        assert not allowed(verb, resource, group), (verb, resource)
+
+
+def test_a_pod_resolves_cluster_names_and_its_logs_and_exec_go_through_the_api(lab, site, api):
+    from kubernetes import client
+    from kubernetes.stream import stream
+
+    digests = json.loads(Path(lab["vars"]["edgewright_site_images_file"]).read_text())
+    apps = client_for(api, "AppsV1Api")
+    greeter = api.create_namespaced_service(
+        "default",
+        client.V1Service(
+            metadata=client.V1ObjectMeta(name="greeter"),
+            spec=client.V1ServiceSpec(selector={"app": "greeter"}, ports=[client.V1ServicePort(port=80)]),
+        ),
+    )
+    # Until kube-proxy carries the cluster DNS Service address, the pod asks a CoreDNS pod on its own node
+    # by pod IP, with the search path and ndots a ClusterFirst pod gets from its kubelet.
+    nameserver = next(p.status.pod_ip for p in kube_dns_pods(api) if p.spec.node_name == JOINED)
+    resolver = _deployment("resolver", JOINED, digests["lookup"]["pinned"])
+    resolver["spec"]["template"]["spec"] |= {
+        "dnsPolicy": "None",
+        "dnsConfig": {
+            "nameservers": [nameserver],
+            "searches": ["default.svc.cluster.local", "svc.cluster.local", "cluster.local"],
+            "options": [{"name": "ndots", "value": "5"}],
+        },
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534},
+    }
+    resolver["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        {"name": "NAMES", "value": "kubernetes.default.svc.cluster.local greeter"}
+    ]
+    apps.create_namespaced_deployment("default", resolver)
+    try:
+        deadline, logs, pods = time.monotonic() + 120, "", []
+        while time.monotonic() < deadline:
+            pods = [p for p in _pods_of(api, "resolver") if p.status.phase == "Running"]
+            if pods:
+                # The pod's log, read through the API server from the kubelet it verified.
+                logs = api.read_namespaced_pod_log(pods[0].metadata.name, "default")
+                if "lookup:" in logs:
+                    break
+            time.sleep(2)
+        assert pods, "the resolver pod did not run"
+        assert "kubernetes.default.svc.cluster.local 10.96.0.1\n" in logs, logs
+        # A Service's short name, through the search path.
+        assert f"greeter {greeter.spec.cluster_ip}\n" in logs, logs
+        assert "lookup: every name resolved" in logs
+        # exec runs a command in the pod, through the same verified connection.
+        output = stream(
+            api.connect_get_namespaced_pod_exec,
+            pods[0].metadata.name,
+            "default",
+            command=["/lookup", "greeter.default", "kube-dns.kube-system", "nothing.default"],
+            stdout=True,
+            stderr=True,
+            stdin=False,
+            tty=False,
+        )
+        assert f"greeter.default {greeter.spec.cluster_ip}\n" in output, output
+        assert "kube-dns.kube-system 10.96.0.10\n" in output, output
+        assert "nothing.default failed:" in output, output
+    finally:
+        apps.delete_namespaced_deployment("resolver", "default")
+        api.delete_namespaced_service("greeter", "default")
+
+
+def test_the_kubelet_serves_under_a_certificate_the_controller_approved_for_its_name_and_address(
+    lab, site, api
+):
+    import socket
+    import ssl
+
+    approvals = [
+        (c.reason, c.message)
+        for csr in certificates_api(api).list_certificate_signing_request().items
+        if csr.spec.signer_name == "kubernetes.io/kubelet-serving"
+        and csr.spec.username == f"system:node:{JOINED}"
+        for c in (csr.status.conditions or [])
+        if c.type == "Approved"
+    ]
+    assert approvals == [
+        ("EdgewrightNodeServing", f"system:node:{JOINED} serving as {JOINED}, 10.231.40.11, all its own")
+    ]
+    # The kubelet's port answers under the cluster CA for the node's address: what the API server checks.
+    context = ssl.create_default_context(cafile=lab["vars"]["edgewright_kube_ca_file"])
+    with (
+        socket.create_connection(("10.231.40.11", 10250), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="10.231.40.11") as tls,
+    ):
+        subject = dict(part[0] for part in tls.getpeercert()["subject"])
+    assert subject["commonName"] == f"system:node:{JOINED}"
+
+
+def serving_request(common_name: str, dns_names: list[str], ips: list[str]) -> str:
+    """A serving certificate request (base64 PEM) as a kubelet makes it, with a fresh key."""
+    import base64
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+    names = [x509.DNSName(n) for n in dns_names] + [x509.IPAddress(ipaddress.ip_address(a)) for a in ips]
+    request = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(subject)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+    )
+    pem = request.sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256()).public_bytes(
+        serialization.Encoding.PEM
+    )
+    return base64.b64encode(pem).decode()
+
+
+@pytest.mark.parametrize(
+    "common_name,dns_names,ips,asked",
+    [
+        # k8s-1's kubelet asks to serve as k8s-2: the API server's NodeRestriction refuses it outright.
+        (f"system:node:{BATTERY}", [BATTERY], ["10.231.40.12"], f"can only create a node CSR with CN=system:node:{JOINED}"),
+        # Its own name, and an address that is not its own.
+        (f"system:node:{JOINED}", [JOINED], ["10.231.40.11", "10.231.40.99"], f"addresses that are not {JOINED}'s (10.231.40.99)"),
+    ],
+)  # fmt: skip
+def test_a_serving_csr_for_another_name_or_an_extra_address_is_denied_and_recorded(
+    lab, site, api, common_name, dns_names, ips, asked
+):
+    from kubernetes import client, config
+
+    from edgewright.attest.store import Store
+
+    # The node's own kubelet credential, as a node that tries this would use it.
+    credential = lab["work"] / f"{JOINED}-kubelet-client.pem"
+    credential.write_text(on_node(JOINED, "cat", "/var/lib/kubelet/pki/kubelet-client-current.pem").stdout)
+    credential.chmod(0o600)
+    admin = config.new_client_from_config(config_file=lab["kubeconfig"]).configuration
+    as_node = client.Configuration()
+    as_node.host, as_node.ssl_ca_cert = admin.host, admin.ssl_ca_cert
+    as_node.cert_file = as_node.key_file = str(credential)
+    certificates = certificates_api(api)
+    name = None
+    try:
+        request = client.V1CertificateSigningRequest(
+            metadata=client.V1ObjectMeta(generate_name="csr-"),
+            spec=client.V1CertificateSigningRequestSpec(
+                request=serving_request(common_name, dns_names, ips),
+                signer_name="kubernetes.io/kubelet-serving",
+                usages=["digital signature", "server auth"],
+            ),
+        )
+        node_certificates = client.CertificatesV1Api(client.ApiClient(as_node))
+        if common_name != f"system:node:{JOINED}":
+            with pytest.raises(client.exceptions.ApiException) as refused:
+                node_certificates.create_certificate_signing_request(request)
+            assert refused.value.status == 403 and asked in refused.value.body
+            return
+        created = node_certificates.create_certificate_signing_request(request)
+        name = created.metadata.name
+        assert created.spec.username == f"system:node:{JOINED}"
+        verifier = lab["work"] / "verifier"
+        run = module(
+            "kube_serving_csr",
+            f"kubeconfig={lab['kubeconfig']} node={JOINED} addresses=10.231.40.11 dns_names={JOINED} "
+            f"ca_file={lab['vars']['edgewright_kube_ca_file']} verifier_dir={verifier} timeout=10",
+        )
+        assert run.returncode != 0, run.stdout
+        result = module_result(run)
+        assert [(d["name"], asked in d["reason"]) for d in result["denied"]] == [(name, True)], result
+        assert result["approved"] == []
+        conditions = certificates.read_certificate_signing_request(name).status.conditions
+        assert [(c.type, c.reason) for c in conditions] == [("Denied", "EdgewrightNotThisNode")]
+        time.sleep(3)
+        assert not certificates.read_certificate_signing_request(name).status.certificate
+        denials = [
+            e for e in Store(verifier).evidence(JOINED) if e["outcome"] == "csr-denied" and e["csr"] == name
+        ]
+        assert [asked in e["reason"] for e in denials] == [True], denials
+        # The node's own serving certificate stands: a rerun needs and approves nothing.
+        current = on_node(
+            JOINED,
+            "sed",
+            "-n",
+            "/-BEGIN CERTIFICATE-/,/-END CERTIFICATE-/p",
+            "/var/lib/kubelet/pki/kubelet-server-current.pem",
+        )
+        again = module(
+            "kube_serving_csr",
+            json.dumps(
+                {
+                    "kubeconfig": lab["kubeconfig"],
+                    "node": JOINED,
+                    "addresses": ["10.231.40.11"],
+                    "dns_names": [JOINED],
+                    "ca_file": lab["vars"]["edgewright_kube_ca_file"],
+                    "current_certificate": current.stdout,
+                    "timeout": 0,
+                }
+            ),
+        )
+        assert module_result(again) | {"changed": False, "approved": []} == module_result(again), again.stdout
+    finally:
+        credential.unlink(missing_ok=True)
         if name:
             certificates.delete_certificate_signing_request(name)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -29,7 +30,7 @@ def test_images_are_built_from_scratch_and_run_unprivileged():
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_each_program_builds_static(tmp_path, name):
     RECIPES[name].build(tmp_path)
-    binary = tmp_path / RECIPES[name].repository
+    binary = tmp_path / RECIPES[name].repository.rsplit("/", 1)[-1]
     assert binary.is_file()
     # Nothing to load at run time: the image holds this one file.
     ldd = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False)
@@ -61,7 +62,9 @@ def test_a_changed_recipe_has_another_fingerprint():
 
 
 def test_unknown_image_names_are_refused_with_the_catalog():
-    with pytest.raises(ImageError, match="no image called nginx: the catalog has pause, hello"):
+    with pytest.raises(
+        ImageError, match="no image called nginx: the catalog has pause, hello, coredns, lookup"
+    ):
         select(["pause", "nginx"])
     assert list(select(None)) == list(RECIPES)
 
@@ -91,3 +94,22 @@ def test_registry_address_must_be_host_and_port(tmp_path, address):
 def test_registry_needs_the_site_ca(tmp_path):
     with pytest.raises(ImageError, match=r"has no ca\.crt"):
         SiteRegistry("10.0.0.1:5001", Path(tmp_path)).validate()
+
+
+def test_coredns_binds_port_53_as_nobody_by_its_file_capability_alone(tmp_path):
+    RECIPES["coredns"].build(tmp_path)
+    # The only capability the file carries is CAP_NET_BIND_SERVICE (bit 10 of the permitted set).
+    capability = os.getxattr(tmp_path / "coredns", "security.capability")
+    assert int.from_bytes(capability[4:8], "little") == 1 << 10 and not any(capability[8:])
+    assert "USER 65534:65534" in containerfile(RECIPES["coredns"])
+    assert RECIPES["coredns"].reference == "registry.k8s.io/coredns/coredns:v1.14.7"
+
+
+def test_lookup_resolves_through_the_resolver_and_names_a_failure(tmp_path):
+    RECIPES["lookup"].build(tmp_path)
+    ok = subprocess.run([tmp_path / "lookup", "localhost"], capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.startswith("localhost 127.0.0.1")
+    bad = subprocess.run(
+        [tmp_path / "lookup", "localhost", "nothing.invalid"], capture_output=True, text=True
+    )
+    assert bad.returncode == 1 and "nothing.invalid failed:" in bad.stdout

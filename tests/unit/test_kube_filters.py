@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.filter.kube import FilterModule, label_problems, taint_problems
+from plugins.filter.kube import FilterModule, cluster_dns_problems, label_problems, taint_problems
 
 
 def test_valid_labels_pass():
@@ -58,4 +58,33 @@ def test_taints_need_a_known_effect_and_a_valid_key():
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"kube_label_problems", "kube_taint_problems"}
+    assert set(FilterModule().filters()) == {
+        "kube_label_problems",
+        "kube_taint_problems",
+        "kube_cluster_dns_problems",
+    }
+
+
+def test_cluster_dns_settings_of_the_lab_pass():
+    assert cluster_dns_problems("10.96.0.10", "cluster.local", "10.96.0.0/16", ["10.231.150.1"]) == []
+
+
+@pytest.mark.parametrize(
+    "address,domain,upstreams,problem",
+    [
+        ("10.97.0.10", "cluster.local", [], "cluster_dns_address 10.97.0.10 is not in the service range"),
+        ("dns", "cluster.local", [], "cluster_dns_address 'dns' is not an IP address"),
+        (
+            "10.96.0.10",
+            "cluster.local {\n}",
+            [],
+            "cluster_dns_domain 'cluster.local {\\n}' is not a DNS name",
+        ),
+        # Anything but an address would be Corefile text.
+        ("10.96.0.10", "cluster.local", ["1.1.1.1 {"], "cluster_dns_upstreams: '1.1.1.1 {' is not an IP"),
+        ("10.96.0.10", "cluster.local", "1.1.1.1", "must be a list of IP addresses"),
+    ],
+)
+def test_bad_cluster_dns_settings_are_named(address, domain, upstreams, problem):
+    problems = cluster_dns_problems(address, domain, "10.96.0.0/16", upstreams)
+    assert any(problem in p for p in problems), problems

@@ -74,6 +74,9 @@ def test_components_listen_where_the_spec_says_and_bootstrap_is_on():
     assert "--bind-address=10.231.40.1" in api and "--secure-port=16443" in api
     assert "--enable-bootstrap-token-auth" in api
     assert "--etcd-servers=https://127.0.0.1:16479" in api
+    # Logs and exec reach the kubelet at its InternalIP and check its serving certificate: no skipping.
+    assert "--kubelet-certificate-authority=/s/pki/ca.crt" in api
+    assert "--kubelet-preferred-address-types=InternalIP" in api
     assert "--controllers=*,bootstrapsigner,tokencleaner" in commands["kube-controller-manager"]
     assert "--listen-client-urls=https://127.0.0.1:16479" in commands["etcd"]
     scheduler = commands["kube-scheduler"]

@@ -113,3 +113,12 @@ def test_the_site_registry_group_is_only_in_a_kubernetes_lab(tmp_path):
     )
     assert "site_registry" not in inventory["all"]["children"]
     assert "edgewright_site_registry" not in inventory["all"]["vars"]
+
+
+def test_cluster_dns_line_counts_ready_pods_and_says_why_others_are_not():
+    from edgewright.lab.nodes import cluster_dns_line
+
+    assert cluster_dns_line(["ready", "ready"]) == "cluster DNS: CoreDNS 2/2 ready"
+    assert (
+        cluster_dns_line(["ready", "ImagePullBackOff"]) == "cluster DNS: CoreDNS 1/2 ready (ImagePullBackOff)"
+    )

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from edgewright.kube_client_certificate import csr_name, renewal_reason, request_problems
 from edgewright.pki import self_signed_ca
-from plugins.module_utils.kube_client_certificate import csr_name, renewal_reason, request_problems
 
 CN, ORG = "edgewright:kube-proxy:edge-1", "edgewright:kube-proxies"
 NOW = datetime.datetime(2026, 6, 1, 12, tzinfo=datetime.UTC)

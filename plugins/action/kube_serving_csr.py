@@ -1,0 +1,145 @@
+"""kube_serving_csr: approve a kubelet's serving CSR only for the node's own name and addresses, on the
+controller (documented in library/kube_serving_csr.py)."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import ipaddress
+import time
+from typing import ClassVar
+
+from edgewright.attest.store import Store, StoreError
+from edgewright.attest.verifier import Verifier, VerifierError
+from edgewright.controller.action import Failed, KubernetesAction
+from edgewright.controller.specs import KUBE_NODE
+from edgewright.kube_bootstrap import (
+    certificates_api,
+    csr_outcome,
+    decide_csr,
+    serving_certificate_current,
+    serving_csr_decision,
+    serving_csrs,
+)
+
+APPROVED_REASON = "EdgewrightNodeServing"
+DENIED_REASON = "EdgewrightNotThisNode"
+
+
+def judge(p: dict, csr):
+    return serving_csr_decision(
+        p["node"],
+        p["addresses"],
+        p["dns_names"],
+        csr.spec.username,
+        csr.spec.groups or [],
+        csr.spec.signer_name,
+        csr.spec.usages or [],
+        base64.b64decode(csr.spec.request),
+    )
+
+
+def record(warnings: list[str], verifier_dir, node: str, denied: list[dict]) -> None:
+    """Write the denials to the verifier's evidence log; a warning says so when that cannot be done."""
+    for entry in denied:
+        warnings.append(f"denied serving certificate request {entry['name']} for {node}: {entry['reason']}")
+    if not verifier_dir:
+        return
+    try:
+        verifier = Verifier(Store(verifier_dir))
+        for entry in denied:
+            verifier.record_denied_csr(node, entry["reason"], csr=entry["name"], signer="kubelet-serving")
+    except (StoreError, VerifierError, OSError) as exc:  # the denial stands; only its record failed
+        warnings.append(f"could not record the denial in the verifier's evidence log: {exc}")
+
+
+def renewal_reason(p: dict) -> str:
+    """Why the node needs a new serving certificate; empty when its current one is good."""
+    if not p["current_certificate"]:
+        return "it has no serving certificate"
+    try:
+        with open(p["ca_file"], "rb") as ca:
+            ca_pem = ca.read()
+    except OSError as exc:
+        raise Failed(f"cannot read ca_file {p['ca_file']}: {exc.strerror}") from None
+    return (
+        serving_certificate_current(
+            p["node"],
+            p["addresses"],
+            p["dns_names"],
+            p["current_certificate"].encode(),
+            ca_pem,
+            datetime.datetime.now(datetime.UTC),
+        )
+        or ""
+    )
+
+
+def run(p: dict, check_mode: bool, warnings: list[str], api) -> dict:
+    node = p["node"]
+    renew = renewal_reason(p)
+    deadline = time.monotonic() + p["timeout"]
+    while True:
+        pending = [csr for csr in serving_csrs(api, node) if csr_outcome(csr) is None]
+        verdicts = {csr.metadata.name: judge(p, csr) for csr in pending}
+        refused = [csr for csr in pending if not verdicts[csr.metadata.name].approve]
+        if refused:
+            denied = [
+                {"name": csr.metadata.name, "reason": f"denied: {verdicts[csr.metadata.name].reason}"}
+                for csr in refused
+            ]
+            if not check_mode:
+                for csr, entry in zip(refused, denied, strict=True):
+                    decide_csr(api, csr, False, DENIED_REASON, entry["reason"])
+                record(warnings, p["verifier_dir"], node, denied)
+            raise Failed(
+                f"serving certificate requests for {node} asked for what is not its own: "
+                + "; ".join(f"{e['name']} {e['reason']}" for e in denied),
+                changed=not check_mode,
+                approved=[],
+                denied=denied,
+                renew=renew,
+            )
+        if not renew:
+            return {"changed": False, "approved": [], "denied": [], "renew": ""}
+        if pending:
+            # The newest is the one the kubelet waits on; an older one it gave up on stays unapproved.
+            newest = pending[-1]
+            if not check_mode:
+                decide_csr(api, newest, True, APPROVED_REASON, verdicts[newest.metadata.name].reason)
+            return {"changed": True, "approved": [newest.metadata.name], "denied": [], "renew": renew}
+        if check_mode:
+            return {"changed": True, "approved": [], "denied": [], "renew": renew}
+        if time.monotonic() >= deadline:
+            raise Failed(
+                f"no serving certificate request from {node}'s kubelet within {p['timeout']} s ({renew}): "
+                "is it running with serverTLSBootstrap?",
+                approved=[],
+                denied=[],
+                renew=renew,
+            )
+        time.sleep(1)
+
+
+class ActionModule(KubernetesAction):
+    ARGUMENT_SPEC: ClassVar[dict] = {
+        **KUBE_NODE,
+        "addresses": {"type": "list", "elements": "str", "required": True},
+        "dns_names": {"type": "list", "elements": "str", "default": []},
+        "current_certificate": {"type": "str"},
+        "ca_file": {"type": "path", "required": True},
+        "verifier_dir": {"type": "path"},
+        "timeout": {"type": "int", "default": 60},
+    }
+
+    def act(self, p, dirs):
+        if not p["addresses"]:
+            raise Failed("addresses must name the node's own IP address")
+        for address in p["addresses"]:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise Failed(f"addresses: {address!r} is not an IP address") from None
+        if p["timeout"] < 0:
+            raise Failed(f"timeout must be 0 or more seconds, not {p['timeout']}")
+        return run(p, self.check_mode, self.warnings, certificates_api(p["kubeconfig"]))

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT, edgewright
+from listeners import misplaced, node_listeners
 
 from edgewright.lab.kube import binaries_dir, make_ca
 from edgewright.lab.nodes import state_dir
@@ -221,6 +222,19 @@ def test_joined_node_becomes_ready(site, api):
             break
         time.sleep(3)
     assert ready is not None and ready.status == "True", f"{ready.reason}: {ready.message}"
+
+
+def test_the_kubelet_listens_on_its_cluster_address_only(lab, site, api):
+    """The kubelet API on the address the Node registered, health on loopback, no read-only port; nothing
+    the roles set up on the node (containerd, the site registry on the first node) on any other address."""
+    joined = [n.metadata.name for n in api.list_node().items]
+    assert JOINED in joined
+    for name in joined:
+        address = next(a.address for a in api.read_node(name).status.addresses if a.type == "InternalIP")
+        listeners = node_listeners(name)
+        kubelet = {(entry.address, entry.port) for entry in listeners if entry.process == "kubelet"}
+        assert kubelet == {(address, 10250), ("127.0.0.1", 10248)}, (name, listeners)
+        assert not misplaced(listeners, {address}), (name, listeners)
 
 
 def test_every_joined_node_runs_the_hello_workload_from_the_site_registry(lab, site, api):
@@ -541,6 +555,8 @@ def test_expired_bootstrap_token_is_refused_by_the_api_server(lab, site, api):
     "extra,message",
     [
         ({"kubelet_container_runtime": "cri-o"}, "kubelet_container_runtime must be one of: containerd"),
+        ({"kubelet_node_ip": "0.0.0.0"}, "kubelet_node_ip 0.0.0.0 listens on every interface"),
+        ({"kubelet_node_ip": "k8s-3.lab"}, "kubelet_node_ip must be an IP address (not a hostname"),
         # Nothing listens there: the node cannot reach it.
         (
             {"edgewright_site_registry": "10.231.40.11:5999"},

@@ -13,9 +13,14 @@ SECRET = "remote-write-s3cret"
 
 def run(tmp_path, remote_write: list[dict]) -> subprocess.CompletedProcess:
     extra = tmp_path / "extra.json"
+    site_ca = tmp_path / "site-ca.crt"
+    site_ca.write_text("a CA certificate\n")
     extra.write_text(
         json.dumps(
             {
+                "prometheus_listen_address": "127.0.0.1:9090",
+                "prometheus_remote_write_ca_file": str(site_ca),
+                "prometheus_remote_write_ca_path": str(tmp_path / "remote-write-ca.crt"),
                 "prometheus_config_file": str(tmp_path / "prometheus.yml"),
                 "prometheus_rules_dir": str(tmp_path / "rules"),
                 "prometheus_scrape_inventory": False,

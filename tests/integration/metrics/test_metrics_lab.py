@@ -2,15 +2,17 @@
 
 Lab `met` (10.231.60.0/24): met-1 is the platform host (the cloudlet's Prometheus), met-2 and met-3 a root
 LB pair sharing VIP 10.231.60.100, met-4 an edge node, met-5 the central Prometheus that the cloudlet pushes
-to by remote write. The xDS server and the verifier's metrics run on this machine, on the lab gateway.
-Short scrape and evaluation intervals keep the test quick.
+to by remote write, over TLS under the site CA with basic auth. The xDS server and the verifier's metrics
+run on this machine, on the lab gateway. Short scrape and evaluation intervals keep the test quick.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -23,13 +25,15 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ansible_playbook
+from listeners import misplaced, node_listeners
 from waiting import changed_count, failed_count
 from waiting import wait_for as wait_briefly
 
 from edgewright.attest.store import Store
 from edgewright.attest.verifier import Verifier
 from edgewright.lab import podman
-from edgewright.lab.nodes import Lab, LabSpec
+from edgewright.lab.kube import make_ca
+from edgewright.lab.nodes import Lab, LabSpec, state_dir
 
 
 def wait_for(check: Callable[[], object], what: str, timeout: float = 60.0, interval: float = 0.5):
@@ -45,12 +49,33 @@ PLATFORM, LB1, LB2, EDGE, CENTRAL = (SPEC.node_address(i) for i in range(1, 6))
 VIP = "10.231.60.100"
 GATEWAY = SPEC.gateway
 XDS_PORT, XDS_METRICS_PORT, VERIFIER_METRICS_PORT = 19000, 19001, 19002
+# The site CA signing the central Prometheus's certificate: kept with the lab, so `lab down` removes it.
+SITE_CA_DIR = state_dir(SPEC.name) / "site-ca"
+# The cloudlet's credentials at the central Prometheus (test values; a site keeps them in a vault).
+WRITER, WRITER_PASSWORD = "cloudlet-met", "met-remote-write-password"
+# The app port the LBs carry: the data path, which listens on every interface by design.
+APP_PORT = 8080
+
+
+def central_tls() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(SITE_CA_DIR / "ca.crt"))
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 def api(host: str, path: str, **params: str) -> dict:
-    """Prometheus's HTTP API on a lab host."""
+    """Prometheus's HTTP API on a lab host (the central one over TLS, as the cloudlet's writer)."""
     query = f"?{urllib.parse.urlencode(params)}" if params else ""
-    with urllib.request.urlopen(f"http://{host}:9090/api/v1/{path}{query}", timeout=3) as resp:
+    if host == CENTRAL:
+        request = urllib.request.Request(
+            f"https://{host}:9090/api/v1/{path}{query}", headers=basic_auth(WRITER, WRITER_PASSWORD)
+        )
+        opened = urllib.request.urlopen(request, timeout=3, context=central_tls())
+    else:
+        opened = urllib.request.urlopen(f"http://{host}:9090/api/v1/{path}{query}", timeout=3)
+    with opened as resp:
         body = json.loads(resp.read())
     assert body["status"] == "success", body
     return body["data"]
@@ -84,6 +109,7 @@ def topology() -> dict:
                 "envoy_artefact_sha256": sha256,
                 "envoy_concurrency": 1,
                 "envoy_metrics_port": 9902,
+                "edgewright_site_ca_dir": str(SITE_CA_DIR),
                 # Quick to scrape and to alert, so the test takes seconds rather than minutes.
                 "prometheus_scrape_interval": "1s",
                 "prometheus_scrape_timeout": "1s",
@@ -107,7 +133,12 @@ def topology() -> dict:
                         "prometheus_external_labels": {"cloudlet": "met"},
                         "prometheus_xds_targets": [f"{GATEWAY}:{XDS_METRICS_PORT}"],
                         "prometheus_verifier_targets": [f"{GATEWAY}:{VERIFIER_METRICS_PORT}"],
-                        "prometheus_remote_write": [{"url": f"http://{CENTRAL}:9090/api/v1/write"}],
+                        "prometheus_remote_write": [
+                            {
+                                "url": f"https://{CENTRAL}:9090/api/v1/write",
+                                "basic_auth": {"username": WRITER, "password": WRITER_PASSWORD},
+                            }
+                        ],
                     },
                 },
                 "metrics_central": {
@@ -115,13 +146,16 @@ def topology() -> dict:
                     "vars": {
                         "prometheus_scrape_inventory": False,
                         "prometheus_remote_write_receiver": True,
+                        "prometheus_web_users": {WRITER: WRITER_PASSWORD},
                         "prometheus_external_labels": {"site": "central"},
                     },
                 },
                 "loadbalancers": {
                     "hosts": {"met-2": {"keepalived_priority": 150}, "met-3": {"keepalived_priority": 100}},
                     "vars": {
-                        "loadbalancer_apps": [{"name": "web", "ports": "tcp:8080", "backends": [EDGE]}],
+                        "loadbalancer_apps": [
+                            {"name": "web", "ports": f"tcp:{APP_PORT}", "backends": [EDGE]}
+                        ],
                         "loadbalancer_reserved_ports": ["tcp:22", "tcp:9100", "tcp:9902"],
                     },
                 },
@@ -214,6 +248,11 @@ def cloudlet(lab) -> LabRun:
     again = lab.playbook("playbooks/metrics.yml")
     assert changed_count(again.stdout) == 0, again.stdout[-4000:]
     assert failed_count(first.stdout) == 0
+    # The writer's password reaches neither a run's output nor the central host, which keeps its hash.
+    assert WRITER_PASSWORD not in first.stdout + first.stderr + again.stdout + again.stderr
+    web = yaml.safe_load(node("met-5", "cat", "/etc/prometheus/web.yml"))
+    assert web["basic_auth_users"][WRITER].startswith("$2")
+    assert WRITER_PASSWORD not in node("met-5", "cat", "/etc/prometheus/web.yml", "/etc/default/prometheus")
     return lab
 
 
@@ -252,6 +291,63 @@ def test_the_cloudlet_pushes_its_series_to_the_central_prometheus(cloudlet):
     assert {r["metric"]["instance"] for r in result} == {f"met-{i}" for i in range(1, 6)}
     # The central Prometheus scrapes nothing of the cloudlet itself: everything arrived by remote write.
     assert {t["labels"]["job"] for t in api(CENTRAL, "targets")["activeTargets"]} == {"prometheus"}
+
+
+def test_no_control_or_metrics_listener_on_an_address_it_should_not_use(cloudlet):
+    """Each service on the address Prometheus reaches it at (an LB's metrics also on its VIP), Envoy's admin on
+    loopback; only the LBs' app port, the data path, listens on every interface."""
+    expected = {
+        PLATFORM: {("prometheus-node", PLATFORM, 9100), ("prometheus", PLATFORM, 9090)},
+        LB1: {("prometheus-node", LB1, 9100), ("envoy", LB1, 9902), ("envoy", VIP, 9902)},
+        LB2: {("prometheus-node", LB2, 9100), ("envoy", LB2, 9902), ("envoy", VIP, 9902)},
+        EDGE: {("prometheus-node", EDGE, 9100)},
+        CENTRAL: {("prometheus-node", CENTRAL, 9100), ("prometheus", CENTRAL, 9090)},
+    }
+    for index, address in enumerate((PLATFORM, LB1, LB2, EDGE, CENTRAL), start=1):
+        listeners = node_listeners(f"met-{index}")
+        found = {(entry.process, entry.address, entry.port) for entry in listeners}
+        assert expected[address] <= found, (address, listeners)
+        if address in (LB1, LB2):
+            assert ("envoy", "127.0.0.1", 9901) in found
+        data_path = [entry for entry in listeners if entry.process == "envoy" and entry.port == APP_PORT]
+        assert not misplaced([e for e in listeners if e not in data_path], {address, VIP}), (
+            address,
+            listeners,
+        )
+
+
+def test_the_central_prometheus_refuses_writers_without_its_credentials(cloudlet):
+    url = f"https://{CENTRAL}:9090/api/v1/write"
+    headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"}
+    for credentials in (
+        {},
+        basic_auth(WRITER, "not-the-password"),
+        basic_auth("someone-else", WRITER_PASSWORD),
+    ):
+        request = urllib.request.Request(url, data=b"fake series", headers={**headers, **credentials})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=3, context=central_tls())
+        assert refused.value.code == 401
+    # With the credentials the same request reaches the receiver, which finds it is no remote write.
+    request = urllib.request.Request(
+        url, data=b"fake series", headers={**headers, **basic_auth(WRITER, WRITER_PASSWORD)}
+    )
+    with pytest.raises(urllib.error.HTTPError) as malformed:
+        urllib.request.urlopen(request, timeout=3, context=central_tls())
+    assert malformed.value.code == 400
+    # Plaintext HTTP gets no API at all.
+    with pytest.raises(urllib.error.HTTPError) as plaintext:
+        urllib.request.urlopen(f"http://{CENTRAL}:9090/api/v1/query?query=up", timeout=3)
+    assert plaintext.value.code == 400
+
+
+def test_a_writer_trusting_another_ca_fails_tls(cloudlet, tmp_path):
+    other_ca = tmp_path / "other-ca.crt"
+    other_ca.write_bytes(make_ca("not the site CA")[0])
+    context = ssl.create_default_context(cafile=str(other_ca))
+    with pytest.raises(urllib.error.URLError) as failed:
+        urllib.request.urlopen(f"https://{CENTRAL}:9090/api/v1/write", data=b"", timeout=3, context=context)
+    assert isinstance(failed.value.reason, ssl.SSLCertVerificationError)
 
 
 def test_a_bad_scrape_config_is_rejected_and_the_running_one_kept(cloudlet):
@@ -302,6 +398,40 @@ def test_an_lb_host_that_stops_raises_an_alert_and_its_vip_stays_up(cloudlet):
         ({"prometheus_scrape_interval": "often"}, "prometheus_scrape_interval must be a Prometheus duration"),
         ({"prometheus_remote_write": [{"uri": "http://x"}]}, "each prometheus_remote_write entry needs url"),
         ({"prometheus_remote_write_receiver": "perhaps"}, "prometheus_remote_write_receiver"),
+        (
+            {"prometheus_listen_address": "0.0.0.0:9090"},
+            "prometheus_listen_address 0.0.0.0:9090 listens on every interface; give the one address",
+        ),
+        ({"prometheus_listen_address": "met-1:9090"}, "prometheus_listen_address must be an IP address"),
+        (
+            {"prometheus_remote_write": [{"url": "http://10.231.60.15:9090/api/v1/write"}]},
+            "prometheus_remote_write target http://10.231.60.15:9090/api/v1/write is plaintext http",
+        ),
+        (
+            {"prometheus_remote_write": [{"url": "https://10.231.60.15:9090/api/v1/write"}]},
+            'prometheus_remote_write targets ["https://10.231.60.15:9090/api/v1/write"] need basic_auth',
+        ),
+        (
+            {
+                "prometheus_remote_write": [
+                    {
+                        "url": "https://10.231.60.15:9090/api/v1/write",
+                        "basic_auth": {"username": "u", "password": "secret-never-shown"},
+                        "tls_config": {"insecure_skip_verify": True},
+                    }
+                ]
+            },
+            "must not set tls_config.insecure_skip_verify",
+        ),
+        (
+            {"prometheus_web_auth": True, "prometheus_web_users": {"operator": "too-short"}},
+            'too short: ["operator"]',
+        ),
+        (
+            {"node_exporter_listen_address": "0.0.0.0"},
+            "node_exporter_listen_address 0.0.0.0 listens on every",
+        ),
+        ({"node_exporter_listen_address": "met-1"}, "node_exporter_listen_address must be an IP address"),
         ({"node_exporter_port": 70000}, "node_exporter_port must be within 1-65535"),
         ({"prometheus_xds_targets": ["controller"]}, "xds target 'controller' is not host:port"),
     ],
@@ -311,5 +441,6 @@ def test_bad_input_is_named_and_changes_nothing(cloudlet, extra, message):
     proc = cloudlet.playbook("playbooks/metrics.yml", limit="met-1", extra=extra, check=False)
     assert proc.returncode != 0
     assert message in proc.stdout, proc.stdout[-3000:]
+    assert "secret-never-shown" not in proc.stdout and "too-short" not in proc.stdout
     assert changed_count(proc.stdout) == 0
     assert node("met-1", "sha256sum", "/etc/prometheus/prometheus.yml", "/etc/default/prometheus") == before

@@ -390,3 +390,15 @@ def test_a_broken_contract_is_named(role, changes, message):
     problems = contract_violations(broken(role, **changes), SHARED, site_order())
     assert any(message in p for p in problems), problems
     assert not any("attest_status" in p for p in problems)
+
+
+def test_the_probe_looks_for_the_daemon_of_every_mesh_backend_the_mesh_role_installs():
+    specs = load(ROLES / DEFAULTS_ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+    daemons = load(ROLES / "device_probe" / "vars" / "main.yml")["device_probe_mesh_daemons"]
+    mesh_packages = load(ROLES / "mesh" / "vars" / "main.yml")["mesh_packages"]
+    assert set(daemons) == set(specs["edgewright_mesh_backend"]["choices"]) == set(mesh_packages)
+    assert (
+        daemons[load(ROLES / DEFAULTS_ROLE / "defaults" / "main.yml")["edgewright_mesh_backend"]]["command"]
+        == "yggdrasil"
+    )
+    assert daemons["cjdns"]["command"] == load(ROLES / "mesh" / "vars" / "main.yml")["mesh_cjdroute"]

@@ -12,6 +12,9 @@ description:
     virtual TPM) and required artefacts (binaries with minimum versions).
   - Reports a readiness level, one of probed, mesh-ready, attestable, kube-ready, and for every level not
     reached the reasons, e.g. "kubelet missing" or "battery at 8% below the 20% minimum, not on AC".
+  - With O(provided), also the level the node reaches once a later step installs what is missing of those
+    (reachable_level), so that a play that probes before it installs holds a node back only for what it
+    cannot fix.
   - Reads only; changes nothing, also in check mode.
 options:
   artefacts:
@@ -21,6 +24,16 @@ options:
     elements: dict
     default: []
   tpm_tcti: {description: The TCTI of a virtual TPM to look for when the node has no TPM device., type: str}
+  power_supply_dir:
+    description: Where the node's power supplies (batteries, mains) are, sysfs's power_supply class.
+    type: path
+    default: /sys/class/power_supply
+  provided:
+    description: Names of artefacts a later step installs, and C(TPM) for a virtual TPM a later step starts;
+      missing, they do not lower reachable_level (an installed one below its minimum version does).
+    type: list
+    elements: str
+    default: []
   min_battery_percent: {description: Below this charge and not on AC the node is not mesh-ready., type: int, default: 20}
   min_memory_available_mb: {description: Available memory mesh-ready needs., type: int, default: 64}
   min_memory_total_mb: {description: Total memory kube-ready needs., type: int, default: 512}
@@ -40,6 +53,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 level: {description: The readiness level reached., returned: always, type: str}
+reachable_level: {description: The level reached once what O(provided) names is there (level without it)., returned: always, type: str}
+reachable_missing: {description: For each level reachable_level does not reach, its reasons., returned: always, type: dict}
 missing: {description: For each level not reached, its reasons., returned: always, type: dict}
 facts: {description: Everything probed., returned: always, type: dict}
 record: {description: The report without momentary values (free memory, charge), for the controller's record., returned: always, type: dict}
@@ -70,6 +85,8 @@ def main():
         argument_spec={
             "artefacts": {"type": "list", "elements": "dict", "default": []},
             "tpm_tcti": {"type": "str"},
+            "power_supply_dir": {"type": "path", "default": "/sys/class/power_supply"},
+            "provided": {"type": "list", "elements": "str", "default": []},
             "min_battery_percent": {"type": "int", "default": 20},
             "min_memory_available_mb": {"type": "int", "default": 64},
             "min_memory_total_mb": {"type": "int", "default": 512},
@@ -89,7 +106,7 @@ def main():
     ]
     if problems:
         module.fail_json(msg="bad input: " + "; ".join(problems))
-    facts = gather(p["artefacts"], p["tpm_tcti"])
+    facts = gather(p["artefacts"], p["tpm_tcti"], power_supply_dir=p["power_supply_dir"])
     requirements = {
         k: p[k]
         for k in (
@@ -101,8 +118,15 @@ def main():
         )
     }
     level, missing = readiness(facts, requirements)
+    reachable_level, reachable_missing = readiness(facts, requirements, provided=p["provided"])
     module.exit_json(
-        changed=False, level=level, missing=missing, facts=facts, record=record(facts, level, missing)
+        changed=False,
+        level=level,
+        reachable_level=reachable_level,
+        reachable_missing=reachable_missing,
+        missing=missing,
+        facts=facts,
+        record=record(facts, level, missing),
     )
 
 

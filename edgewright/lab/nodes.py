@@ -207,7 +207,7 @@ def render_inventory(spec: LabSpec, key_file: Path, known_hosts: Path) -> dict:
                 "edgewright_lab": spec.name,
                 "edgewright_lab_subnet": spec.subnet,
                 "edgewright_lab_gateway": spec.gateway,
-                "tpm_mode": "virtual",
+                "edgewright_tpm_mode": "virtual",
                 **(kubernetes_vars(spec) if spec.kubernetes else {}),
             },
             "children": {

@@ -145,13 +145,14 @@ def gather_addresses():
     return parse_ip_json(proc.stdout)
 
 
-def gather_battery(root):
-    """The first battery's state, and whether any mains supply is online."""
-    supplies = os.path.join(root, "sys/class/power_supply")
+def gather_battery(root, power_supply_dir="/sys/class/power_supply"):
+    """The first battery's state, and whether any mains supply is online, from the power supplies (sysfs's
+    power_supply class) under POWER_SUPPLY_DIR."""
+    supplies = os.path.join(root, power_supply_dir.lstrip("/"))
     names = sorted(os.listdir(supplies)) if os.path.isdir(supplies) else []
     battery = {"present": False, "capacity_percent": None, "charging": None, "on_ac": None}
     for name in names:
-        base = f"/sys/class/power_supply/{name}"
+        base = f"{power_supply_dir.rstrip('/')}/{name}"
         kind = _read(root, f"{base}/type")
         if kind == "Battery" and not battery["present"]:
             status = _read(root, f"{base}/status", "Unknown")
@@ -213,7 +214,7 @@ def gather_artefact(spec):
     }
 
 
-def gather(artefacts, tpm_tcti=None, root="/"):
+def gather(artefacts, tpm_tcti=None, root="/", power_supply_dir="/sys/class/power_supply"):
     """Everything probed about the node."""
     return {
         "architecture": platform.machine(),
@@ -222,7 +223,7 @@ def gather(artefacts, tpm_tcti=None, root="/"):
         "disks": gather_disks(root),
         "root_free_mb": _root_free_mb(root),
         "interfaces": gather_interfaces(root, gather_addresses() if root == "/" else {}),
-        "battery": gather_battery(root),
+        "battery": gather_battery(root, power_supply_dir),
         "tpm": gather_tpm(root, tpm_tcti),
         "artefacts": [gather_artefact(a) for a in artefacts],
     }
@@ -233,11 +234,19 @@ def _root_free_mb(root):
     return st.f_bavail * st.f_frsize // (1 << 20)
 
 
-def level_reasons(facts, requirements):
-    """Per level, why the node does not meet that level's own conditions (empty list: it does)."""
+# In `provided`, the name that stands for a virtual TPM the run itself starts (the tpm role's swtpm).
+PROVIDED_TPM = "TPM"
+
+
+def level_reasons(facts, requirements, provided=()):
+    """Per level, why the node does not meet that level's own conditions (empty list: it does). What
+    PROVIDED names (artefacts by name, PROVIDED_TPM) a later step installs: its absence is no reason, an
+    installed artefact below its minimum version still is."""
     reasons = {level: [] for level in LEVELS}
     for artefact in facts["artefacts"]:
         level = artefact["level"]
+        if artefact["path"] is None and artefact["name"] in provided:
+            continue
         if artefact["path"] is None:
             reasons[level].append(f"{artefact['name']} missing ({artefact['command']} not found)")
         elif not version_at_least(artefact["version"], artefact.get("min_version")):
@@ -259,7 +268,7 @@ def level_reasons(facts, requirements):
     available, min_available = facts["memory"]["available_mb"], requirements.get("min_memory_available_mb", 0)
     if available is not None and available < min_available:
         mesh.append(f"{available} MiB memory available, below the {min_available} MiB minimum")
-    if not facts["tpm"]["present"]:
+    if not facts["tpm"]["present"] and PROVIDED_TPM not in provided:
         where = f" ({facts['tpm']['device']} does not answer)" if facts["tpm"]["device"] else ""
         reasons["attestable"].append(f"no TPM{where}")
     kube = reasons["kube-ready"]
@@ -274,10 +283,11 @@ def level_reasons(facts, requirements):
     return reasons
 
 
-def readiness(facts, requirements):
+def readiness(facts, requirements, provided=()):
     """(level reached, {level not reached: [reasons]}): a level is reached when it and every level before
-    it meet their conditions; each level not reached lists its own reasons and those it inherits."""
-    own = level_reasons(facts, requirements)
+    it meet their conditions; each level not reached lists its own reasons and those it inherits. With
+    PROVIDED (see level_reasons), the level the node reaches once a later step installs those."""
+    own = level_reasons(facts, requirements, provided)
     reached, missing, inherited = LEVELS[0], {}, []
     for level in LEVELS[1:]:
         inherited = inherited + own[level]

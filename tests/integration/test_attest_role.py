@@ -61,7 +61,9 @@ def site(tmp_path_factory):
             ).ok
             (work / node).mkdir()
             hosts[node] = {
-                "tpm_node": {"mode": "virtual", "tcti": t.tcti, "ek_handle": hex(EK), "ak_handle": hex(AK)},
+                "edgewright_node": {
+                    "tpm": {"mode": "virtual", "tcti": t.tcti, "ek_handle": hex(EK), "ak_handle": hex(AK)}
+                },
                 "attest_measurement_log": str(work / node / "measurements.log"),
             }
         s = Site(work, tpms)

@@ -66,7 +66,8 @@ def on_node(node: str, *cmd: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A three-node lab with a control plane; host vars make k8s-2 battery-powered and k8s-3 fail attestation."""
+    """A three-node lab with a control plane; k8s-2 reports a battery (power supplies its probe reads) and host
+    vars make k8s-3 fail attestation."""
     work = tmp_path_factory.mktemp("kube")
     inventory = work / "hosts.yml"
     up = edgewright(
@@ -95,8 +96,16 @@ def lab(tmp_path_factory):
         trusted_manufacturer(state_dir(LAB) / "tpm-manufacturer", work / "verifier")
         (work / "host_vars").mkdir()
         (work / "host_vars" / f"{JOINED}.yml").write_text(yaml.safe_dump({"edgewright_cluster_role": "head"}))
+        # A container sees no battery of its own: k8s-2 gets one, discharging at 80%, where its probe reads.
+        supplies = "/run/edgewright-lab/power_supply"
+        battery = {"BAT0/type": "Battery", "BAT0/capacity": "80", "BAT0/status": "Discharging"}
+        for path, value in battery.items():
+            made = on_node(
+                BATTERY, "sh", "-c", f"mkdir -p {supplies}/BAT0 && echo {value} > {supplies}/{path}"
+            )
+            assert made.returncode == 0, made.stderr
         (work / "host_vars" / f"{BATTERY}.yml").write_text(
-            yaml.safe_dump({"edgewright_power_source": "battery"})
+            yaml.safe_dump({"edgewright_power_supply_dir": supplies})
         )
         (work / "host_vars" / f"{REFUSED}.yml").write_text(yaml.safe_dump({"attest_node_class": "tampered"}))
         inventory_vars = yaml.safe_load(inventory.read_text())["all"]["vars"]

@@ -124,6 +124,7 @@ def test_no_network_address_is_not_mesh_ready():
     [
         ('tool="tpm2_quote" version="5.4" tctis="libtss2-tctildr"', "5.4"),
         ("wireguard-tools v1.0.20210914 - https://git.zx2c4.com/wireguard-tools/", "1.0.20210914"),
+        ("Build name: yggdrasil\nBuild version: 0.4.7\n", "0.4.7"),
         ("Kubernetes v1.29.3", "1.29.3"),
         ("containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+b1", "1.6.20"),
         ("envoy  version: 816188b86a0a52095b116b107f576324082c7c02/1.40.0/Clean/RELEASE/BoringSSL", "1.40.0"),
@@ -194,6 +195,43 @@ def test_sysfs_battery_wireless_and_disks(tmp_path):
         "addresses": [],
     }
     assert ep.gather_disks(str(tmp_path)) == [{"name": "sda", "size_mb": 65536, "rotational": False}]
+
+
+def test_power_supplies_under_another_directory(tmp_path):
+    """A node whose power supplies are elsewhere than /sys/class/power_supply (the lab's fake battery)."""
+    write(tmp_path, "/run/supplies/BAT1/type", "Battery\n")
+    write(tmp_path, "/run/supplies/BAT1/capacity", "55\n")
+    write(tmp_path, "/run/supplies/BAT1/status", "Charging\n")
+    write(tmp_path, "/sys/class/power_supply/BAT0/type", "Battery\n")
+    write(tmp_path, "/sys/class/power_supply/BAT0/capacity", "3\n")
+    battery = ep.gather_battery(str(tmp_path), "/run/supplies")
+    assert battery == {"present": True, "capacity_percent": 55, "charging": True, "on_ac": None}
+    assert ep.gather_battery(str(tmp_path / "nowhere"))["present"] is False
+
+
+def test_what_a_later_step_provides_does_not_hold_the_node_back():
+    """Before the roles install them, a missing artefact or virtual TPM counts only in the honest level."""
+    bare = facts(artefacts__1__path=None, artefacts__1__version=None, tpm__present=False)
+    assert ep.readiness(bare, REQUIREMENTS)[0] == "mesh-ready"
+    assert ep.readiness(bare, REQUIREMENTS, provided=["kubelet", ep.PROVIDED_TPM]) == ("kube-ready", {})
+    # Not what nobody provides: the TPM stays a reason.
+    level, missing = ep.readiness(bare, REQUIREMENTS, provided=["kubelet"])
+    assert level == "mesh-ready" and missing["attestable"] == [
+        "no TPM (swtpm:host=127.0.0.1,port=2321 does not answer)"
+    ]
+
+
+def test_an_installed_artefact_below_its_minimum_holds_the_node_back_though_provided():
+    old = facts(artefacts__0__version="0.9")
+    level, missing = ep.readiness(old, REQUIREMENTS, provided=["mesh daemon"])
+    assert level == "probed" and missing["mesh-ready"] == ["mesh daemon 0.9 is below the minimum 1.0"]
+
+
+def test_hardware_the_run_cannot_fix_holds_the_node_back_though_everything_is_provided():
+    low = facts(battery={"present": True, "capacity_percent": 5, "charging": False, "on_ac": False})
+    everything = ["mesh daemon", "kubelet", ep.PROVIDED_TPM]
+    level, missing = ep.readiness(low, REQUIREMENTS, provided=everything)
+    assert level == "probed" and missing["mesh-ready"] == ["battery at 5% below the 20% minimum, not on AC"]
 
 
 def test_meminfo_cpuinfo_and_ip_json():

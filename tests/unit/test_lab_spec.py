@@ -44,7 +44,7 @@ def test_inventory_puts_every_node_in_edge_nodes(tmp_path):
     lab_vars = inventory["all"]["vars"]
     assert lab_vars["ansible_ssh_private_key_file"] == str(tmp_path / "key")
     assert lab_vars["edgewright_lab"] == "t"
-    assert lab_vars["tpm_mode"] == "virtual"
+    assert lab_vars["edgewright_tpm_mode"] == "virtual"
     # Each node is accepted only with the host key the lab pinned for it.
     assert shlex.split(lab_vars["ansible_ssh_common_args"]) == [
         "-o",

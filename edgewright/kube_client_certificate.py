@@ -122,9 +122,10 @@ def issue(api, name: str, request_pem: bytes, lifetime_seconds: int, timeout: fl
     (PEM). The CSR object is deleted afterwards: the node holds what it issued."""
     import base64
 
-    from ansible.module_utils.kube_bootstrap import decide_csr
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
+
+    from edgewright.kube_bootstrap import decide_csr
 
     try:
         api.delete_certificate_signing_request(name)  # one left by a run that stopped half way

@@ -30,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -160,12 +161,34 @@ class Store:
         self._url, self._retention = url, evidence_retention
         self._engine: Engine | None = None
         self._settings_read: dict[str, Any] | None = None
-        self._tx: Connection | None = None
         self._advisory = False
-        # Within a transaction: each node row's EK column as read or written (ABSENT: no row), and the
-        # node records changed with their EK unchanged, written once at commit however often a step saves.
-        self._row_ek: dict[str, str | object | None] = {}
-        self._unwritten: dict[str, str] = {}
+        # A transaction belongs to the thread that opened it: threads sharing one Store (the xDS server's
+        # checks, the metrics endpoint) each get their own connection, never another's.
+        self._thread = threading.local()
+        self._engine_lock = threading.Lock()
+
+    @property
+    def _tx(self) -> Connection | None:
+        return getattr(self._thread, "tx", None)
+
+    @_tx.setter
+    def _tx(self, conn: Connection | None) -> None:
+        self._thread.tx = conn
+
+    @property
+    def _row_ek(self) -> dict[str, str | object | None]:
+        """Within a transaction: each node row's EK column as read or written (ABSENT: no row)."""
+        if not hasattr(self._thread, "row_ek"):
+            self._thread.row_ek = {}
+        return self._thread.row_ek
+
+    @property
+    def _unwritten(self) -> dict[str, str]:
+        """Within a transaction: the node records changed with their EK unchanged, written once at commit
+        however often a step saves."""
+        if not hasattr(self._thread, "unwritten"):
+            self._thread.unwritten = {}
+        return self._thread.unwritten
 
     # -- settings and connection ------------------------------------------------------------------------
 
@@ -224,6 +247,10 @@ class Store:
         """The database engine, made (with the schema, and any old JSON store imported) on first use."""
         if self._engine is not None:
             return self._engine
+        with self._engine_lock:
+            return self._engine if self._engine is not None else self._make_engine()
+
+    def _make_engine(self) -> Engine:
         url = self.url
         try:
             parsed = make_url(url)

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 from kube_loopback import control_plane
-from plugins.module_utils.kube_bootstrap import KUBELET_SERVING_SIGNER
 
 from edgewright.attest.store import Store
+from edgewright.kube_bootstrap import KUBELET_SERVING_SIGNER
 from edgewright.lab.kube import issue_cert
 
 # The coredns allocation's Kubernetes port base.

@@ -11,8 +11,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from plugins.module_utils.kube_bootstrap import serving_certificate_current, serving_csr_decision
 
+from edgewright.kube_bootstrap import serving_certificate_current, serving_csr_decision
 from edgewright.lab.kube import issue_cert, make_ca
 
 NODE, ADDRESS = "k8s-1", "10.231.40.11"

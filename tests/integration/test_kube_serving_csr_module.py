@@ -17,22 +17,18 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from kube_loopback import control_plane
 
 from edgewright.attest.store import Store
 from edgewright.kube_bootstrap import KUBELET_SERVING_SIGNER
 from edgewright.lab.kube import issue_cert
 
-# The coredns allocation's Kubernetes port base.
-PORT_BASE = 18700
 ADDRESSES = {"edge-a": "10.231.150.11", "edge-b": "10.231.150.12"}
 
 
 @pytest.fixture(scope="module")
-def plane(tmp_path_factory):
-    state = tmp_path_factory.mktemp("serving-kube")
-    with control_plane("serving", state, PORT_BASE) as admin_kubeconfig:
-        yield {"kubeconfig": admin_kubeconfig, "pki": state / "pki"}
+def plane(loopback_kubeconfig):
+    """The shared loopback control plane (tests/integration/conftest.py) and its CA."""
+    return {"kubeconfig": loopback_kubeconfig, "pki": Path(loopback_kubeconfig).parent / "pki"}
 
 
 def as_node(plane, node: str):

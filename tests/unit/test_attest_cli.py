@@ -43,8 +43,9 @@ def test_policy_allow_adds_a_digest_of_a_measured_file(tmp_path, capsys):
         "measurement_pcr": 13,
         "digests": {"/usr/bin/tpm2_quote": ["aa" * 32]},
     }
-    with Store(store).locked():
-        Store(store).save_policy("edge", learned)
+    verifier_store = Store(store)
+    with verifier_store.locked():
+        verifier_store.save_policy("edge", learned)
     allow = ["--store", str(store), "policy", "edge", "--allow", f"/usr/bin/tpm2_quote={'bb' * 32}"]
     assert main(allow) == 0 and "edge: updated" in capsys.readouterr().out
     assert main(allow) == 0 and "edge: unchanged" in capsys.readouterr().out

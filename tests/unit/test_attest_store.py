@@ -114,6 +114,22 @@ def test_processes_racing_to_use_one_nonce_use_it_once(store, tpm_a):
     assert len(attested) == 1 and attested[0]["nonce"] == nonce.hex()
 
 
+def _learn(directory: str, node: str) -> str:
+    """What policy learning does in verify: set the class's policy when it has none, in one transaction."""
+    store = Store(directory)
+    with store.locked():
+        if store.policy("edge") is None:
+            store.save_policy("edge", {"pcrs": {"16": "00" * 32}, "learned_from": node})
+            return "set"
+    return "kept"
+
+
+def test_processes_racing_to_set_a_class_policy_set_it_once(store):
+    outcomes = race(_learn, [(str(store.root), f"node-{i}") for i in range(RACERS)])
+    assert sorted(outcomes) == ["kept"] * (RACERS - 1) + ["set"], outcomes
+    assert store.policy("edge")["learned_from"] == f"node-{outcomes.index('set')}"
+
+
 def _write_raw(store: Store, node: str, raw: str) -> None:
     with store.engine().begin() as conn:
         conn.execute(text("INSERT INTO nodes (node, record) VALUES (:n, :r)"), {"n": node, "r": raw})

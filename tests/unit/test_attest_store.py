@@ -47,7 +47,8 @@ def store(make_store, tmp_path, vendor):
 
 
 def race(target, args_per_racer) -> list:
-    """Run TARGET in real processes, all released at once; their results, in order."""
+    """Run TARGET(store, *args) in real processes, each with its own store already connected to the
+    database, all released at once; their results, in order."""
     ctx = multiprocessing.get_context("fork")
     barrier, results = ctx.Barrier(len(args_per_racer)), ctx.Queue()
     racers = [
@@ -64,22 +65,24 @@ def race(target, args_per_racer) -> list:
 
 def _racer(target, barrier, results, index, args) -> None:
     try:
+        store = Store(args[0])
+        store.nodes()  # connected, schema checked: what is left to race is the step itself
         barrier.wait(timeout=60)
-        results.put((index, target(*args)))
+        results.put((index, target(store, *args[1:])))
     except BaseException as exc:  # reported to the test, not lost in a child's stderr
         results.put((index, f"error: {type(exc).__name__}: {exc}"))
 
 
-def _enroll(directory: str, node: str, ek: bytes, ak: bytes, certificate: bytes) -> str:
+def _enroll(store: Store, node: str, ek: bytes, ak: bytes, certificate: bytes) -> str:
     try:
-        challenge = Verifier(Store(directory)).enroll_challenge(node, ek, ak, certificate)
+        challenge = Verifier(store).enroll_challenge(node, ek, ak, certificate)
     except Refused as exc:
         return f"refused: {exc}"
     return "challenge" if challenge.credential else "no challenge"
 
 
-def _verify(directory: str, node: str, quote: tuple) -> str:
-    verdict = Verifier(Store(directory)).verify(node, "edge", *quote)
+def _verify(store: Store, node: str, quote: tuple) -> str:
+    verdict = Verifier(store).verify(node, "edge", *quote)
     return "ok" if verdict.ok else f"failed: {verdict.reason}"
 
 
@@ -114,9 +117,8 @@ def test_processes_racing_to_use_one_nonce_use_it_once(store, tpm_a):
     assert len(attested) == 1 and attested[0]["nonce"] == nonce.hex()
 
 
-def _learn(directory: str, node: str) -> str:
+def _learn(store: Store, node: str) -> str:
     """What policy learning does in verify: set the class's policy when it has none, in one transaction."""
-    store = Store(directory)
     with store.locked():
         if store.policy("edge") is None:
             store.save_policy("edge", {"pcrs": {"16": "00" * 32}, "learned_from": node})

@@ -2,14 +2,16 @@
 verification rate of the same key type (the ceiling for this step).
 
     PYTHONPATH=. python benchmarks/attest_verifier.py [--quotes 200] [--rounds 20]
-        [--backend sqlite|postgresql] [--profile]
+        [--backend sqlite|postgresql] [--writers N] [--profile]
 
 Prints: raw RSA-2048 PKCS#1 v1.5 / SHA-256 verifications per second; quote checks per second (signature,
 nonce, PCR digest, golden policy); and whole verifier attestations per second (nonce issued and stored,
 quote checked, verdict and evidence committed durably), all in this one process, and the attestation rate
 as a share of the raw rate. The store is SQLite in a temporary directory, or a throwaway PostgreSQL server
 (Debian's postgresql-15, private socket, fsync on) with --backend postgresql. --profile prints where the
-attestation loop spends its time (cProfile, top functions by own time).
+attestation loop spends its time (cProfile, top functions by own time). --writers N also measures how
+many durable verdicts (a node's record and an evidence entry committed) one and N verifier processes commit
+per second together: what several verifiers sharing one database add up to.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import contextlib
 import cProfile
 import io
+import multiprocessing
 import pstats
 import sys
 import tempfile
@@ -58,12 +61,50 @@ def profiling(profile: cProfile.Profile | None) -> Iterator[None]:
         profile.disable()
 
 
+def verdict_commits(directory: str, url: str | None, node: str, count: int, start, results) -> None:
+    """COUNT durable verdicts of one node as verify commits them (its record read and saved, an evidence
+    entry added), in a process of its own, once START is set."""
+    store = Store(directory, url=url)
+    store.save_node({"node": node, "status": "attested", "ak_public": "00" * 280})
+    start.wait()
+    began = time.perf_counter()
+    for i in range(count):
+        with store.locked():
+            record = store.node(node)
+            record["last_attested_at"] = str(i)
+            store.save_node(record)
+            store.append_evidence({"node": node, "outcome": "attested", "nonce": f"{i:064x}"})
+    results.put(time.perf_counter() - began)
+    store.close()
+
+
+def concurrent_verdicts(writers: int, count: int, url: str | None, directory: str) -> float:
+    """Verdicts committed per second by WRITERS verifier processes together, each for its own node."""
+    ctx = multiprocessing.get_context("fork")
+    start, results = ctx.Event(), ctx.Queue()
+    procs = [
+        ctx.Process(target=verdict_commits, args=(directory, url, f"node-{i}", count, start, results))
+        for i in range(writers)
+    ]
+    for p in procs:
+        p.start()
+    time.sleep(1.0)  # every writer connected and waiting
+    start.set()
+    slowest = max(results.get(timeout=600) for _ in procs)
+    for p in procs:
+        p.join()
+    return writers * count / slowest
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quotes", type=int, default=200, help="real quotes to make and verify")
     parser.add_argument("--rounds", type=int, default=20, help="times each quote is checked in the loops")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--profile", action="store_true", help="profile the attestation loop (cProfile)")
+    parser.add_argument(
+        "--writers", type=int, default=0, help="also: durable verdicts/s of 1 and of N concurrent verifiers"
+    )
     parser.add_argument("--sort", default="tottime", help="the profile's order (tottime, cumtime)")
     args = parser.parse_args()
     server = postgres.start() if args.backend == "postgresql" else None
@@ -106,6 +147,10 @@ def main() -> None:
                 t.stop()
             golden = {int(k): bytes.fromhex(v) for k, v in store.policy("bench")["pcrs"].items()}
             store.close()
+            together = {}
+            for writers in sorted({1, args.writers}) if args.writers else ():
+                url = server.new_database() if server else None
+                together[writers] = concurrent_verdicts(writers, 100, url, str(Path(tmp) / f"w{writers}"))
     finally:
         if server:
             server.stop()
@@ -134,6 +179,8 @@ def main() -> None:
     print(f"quote checks as a share of the raw rate      {raw / checks:10.0%}")
     print(f"attestations as a share of the raw rate      {(raw / n) / (attesting / args.quotes):10.0%}")
     print(f"  by CPU (the wait for disk syncs left out)  {(raw / n) / (cpu / args.quotes):10.0%}")
+    for writers, per_second in together.items():
+        print(f"durable verdicts, {writers:2d} verifier process(es)    {per_second:10.0f} /s")
     if profile:
         out = io.StringIO()
         pstats.Stats(profile, stream=out).sort_stats(args.sort).print_stats(25)

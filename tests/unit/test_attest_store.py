@@ -47,7 +47,8 @@ def store(make_store, tmp_path, vendor):
 
 
 def race(target, args_per_racer) -> list:
-    """Run TARGET in real processes, all released at once; their results, in order."""
+    """Run TARGET(store, *args) in real processes, each with its own store already connected to the
+    database, all released at once; their results, in order."""
     ctx = multiprocessing.get_context("fork")
     barrier, results = ctx.Barrier(len(args_per_racer)), ctx.Queue()
     racers = [
@@ -64,22 +65,24 @@ def race(target, args_per_racer) -> list:
 
 def _racer(target, barrier, results, index, args) -> None:
     try:
+        store = Store(args[0])
+        store.nodes()  # connected, schema checked: what is left to race is the step itself
         barrier.wait(timeout=60)
-        results.put((index, target(*args)))
+        results.put((index, target(store, *args[1:])))
     except BaseException as exc:  # reported to the test, not lost in a child's stderr
         results.put((index, f"error: {type(exc).__name__}: {exc}"))
 
 
-def _enroll(directory: str, node: str, ek: bytes, ak: bytes, certificate: bytes) -> str:
+def _enroll(store: Store, node: str, ek: bytes, ak: bytes, certificate: bytes) -> str:
     try:
-        challenge = Verifier(Store(directory)).enroll_challenge(node, ek, ak, certificate)
+        challenge = Verifier(store).enroll_challenge(node, ek, ak, certificate)
     except Refused as exc:
         return f"refused: {exc}"
     return "challenge" if challenge.credential else "no challenge"
 
 
-def _verify(directory: str, node: str, quote: tuple) -> str:
-    verdict = Verifier(Store(directory)).verify(node, "edge", *quote)
+def _verify(store: Store, node: str, quote: tuple) -> str:
+    verdict = Verifier(store).verify(node, "edge", *quote)
     return "ok" if verdict.ok else f"failed: {verdict.reason}"
 
 
@@ -112,6 +115,21 @@ def test_processes_racing_to_use_one_nonce_use_it_once(store, tpm_a):
     assert all("no nonce was issued" in o or "quarantined" in o for o in outcomes if o != "ok"), outcomes
     attested = [e for e in store.evidence("att-1") if e["outcome"] == "attested"]
     assert len(attested) == 1 and attested[0]["nonce"] == nonce.hex()
+
+
+def _learn(store: Store, node: str) -> str:
+    """What policy learning does in verify: set the class's policy when it has none, in one transaction."""
+    with store.locked():
+        if store.policy("edge") is None:
+            store.save_policy("edge", {"pcrs": {"16": "00" * 32}, "learned_from": node})
+            return "set"
+    return "kept"
+
+
+def test_processes_racing_to_set_a_class_policy_set_it_once(store):
+    outcomes = race(_learn, [(str(store.root), f"node-{i}") for i in range(RACERS)])
+    assert sorted(outcomes) == ["kept"] * (RACERS - 1) + ["set"], outcomes
+    assert store.policy("edge")["learned_from"] == f"node-{outcomes.index('set')}"
 
 
 def _write_raw(store: Store, node: str, raw: str) -> None:

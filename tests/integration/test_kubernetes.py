@@ -204,7 +204,8 @@ def test_attested_nodes_join_with_their_labels_and_taints(lab, site, api):
     approvals = [
         (c.reason, c.message)
         for name in node_csrs(lab["kubeconfig"], JOINED)
-        for c in certificates.read_certificate_signing_request(name).status.conditions
+        # A request still pending (nobody decided on it yet) has no conditions.
+        for c in certificates.read_certificate_signing_request(name).status.conditions or []
         if c.type == "Approved"
     ]
     assert (

@@ -69,11 +69,15 @@ def lab_home(tmp_path, monkeypatch):
     return home
 
 
+# The shared loopback control plane's port base (its API on LOOPBACK_PORT_BASE + 43).
+LOOPBACK_PORT_BASE = 17000
+
+
 @pytest.fixture(scope="session")
 def loopback_kubeconfig(tmp_path_factory):
     """One Kubernetes control plane on loopback (no lab nodes) for every test that needs a real API server
     and nothing else; yields its admin kubeconfig. Tests keep to namespaces and names of their own."""
     from kube_loopback import control_plane
 
-    with control_plane("loop", tmp_path_factory.mktemp("loop-kube"), 17000) as admin_kubeconfig:
+    with control_plane("loop", tmp_path_factory.mktemp("loop-kube"), LOOPBACK_PORT_BASE) as admin_kubeconfig:
         yield admin_kubeconfig

@@ -19,13 +19,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
-from kube_loopback import control_plane
+from conftest import LOOPBACK_PORT_BASE, ROOT
 
 from edgewright.images.catalog import coredns_binary
 
-# The coredns allocation's Kubernetes port base (the API at base+43).
-PORT_BASE = 18700
+# The shared loopback control plane's (tests/integration/conftest.py; the API at base+43).
+PORT_BASE = LOOPBACK_PORT_BASE
 PINNED = "registry.k8s.io/coredns/coredns@sha256:" + "c" * 64
 
 pytestmark = pytest.mark.skipif(
@@ -34,12 +33,11 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def plane(tmp_path_factory):
-    state = tmp_path_factory.mktemp("dns-kube")
-    with control_plane("dns", state, PORT_BASE) as kubeconfig:
-        digests = state / "digests.json"
-        digests.write_text(json.dumps({"coredns": {"pinned": PINNED}}))
-        yield {"kubeconfig": kubeconfig, "state": state, "digests": digests, "pki": state / "pki"}
+def plane(loopback_kubeconfig, tmp_path_factory):
+    state = Path(loopback_kubeconfig).parent
+    digests = tmp_path_factory.mktemp("dns") / "digests.json"
+    digests.write_text(json.dumps({"coredns": {"pinned": PINNED}}))
+    return {"kubeconfig": loopback_kubeconfig, "state": state, "digests": digests, "pki": state / "pki"}
 
 
 def converge(plane, tmp_path: Path, **extra) -> subprocess.CompletedProcess:

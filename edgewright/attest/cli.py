@@ -1,6 +1,7 @@
 """`edgewright attest ...`: the verifier's operator commands.
 
 edgewright attest [--store DIR] status [NODE]        who is attested or quarantined, and why
+edgewright attest [--store DIR] quarantine NODE [--reason TEXT] [--verifier-only] [-i INVENTORY]
 edgewright attest [--store DIR] release NODE [--forget-keys]
 edgewright attest [--store DIR] evidence [NODE]      the evidence log, as JSON lines
 edgewright attest [--store DIR] policy CLASS [PCR=HEX ...]
@@ -12,7 +13,9 @@ import argparse
 import getpass
 import json
 import os
+import subprocess
 import sys
+from pathlib import Path
 
 from edgewright.attest.store import Store, StoreError
 from edgewright.attest.verifier import Verifier, VerifierError
@@ -32,6 +35,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub = attest.add_subparsers(dest="attest_command", required=True)
     status = sub.add_parser("status", help="one node's record, or a line per node")
     status.add_argument("node", nargs="?")
+    quarantine = sub.add_parser(
+        "quarantine", help="quarantine a node and revoke what it was given (playbooks/revoke.yml)"
+    )
+    quarantine.add_argument("node")
+    quarantine.add_argument(
+        "--reason", default="quarantined by the operator", help="kept in the evidence log"
+    )
+    quarantine.add_argument(
+        "--verifier-only",
+        action="store_true",
+        help="only mark it quarantined in the verifier (every gate refuses it); revoke.yml does the rest",
+    )
+    quarantine.add_argument(
+        "-i", "--inventory", help="the inventory revoke.yml runs on (default: ansible.cfg's)"
+    )
     release = sub.add_parser("release", help="lift a node's quarantine; it must attest again")
     release.add_argument("node")
     release.add_argument("--forget-keys", action="store_true", help="make it enroll again (new TPM or keys)")
@@ -50,9 +68,19 @@ def run(args: argparse.Namespace) -> int:
         elif args.attest_command == "status":
             for record in verifier.store.nodes():
                 print(f"{record['node']:<24} {record['status']:<12} {record.get('reason', '')}")
+        elif args.attest_command == "quarantine":
+            verdict = verifier.quarantine(args.node, args.reason)
+            print(f"{args.node}: quarantined ({verdict.reason})")
+            if not args.verifier_only:
+                return revoke(args)
         elif args.attest_command == "release":
             verdict = verifier.release(args.node, by=getpass.getuser(), forget_keys=args.forget_keys)
             print(f"{args.node}: {verdict.reason}")
+            if verdict.changed:
+                print(
+                    f"{args.node}: it gets its Node standing, certificate renewal and mesh keys back at its "
+                    "next passing quote (playbooks/site.yml)"
+                )
         elif args.attest_command == "evidence":
             for entry in verifier.store.evidence(args.node):
                 print(json.dumps(entry, sort_keys=True))
@@ -66,3 +94,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def revoke(args: argparse.Namespace) -> int:
+    """Run the revocation playbook for the node, with the same verifier directory."""
+    root = Path(__file__).resolve().parents[2]
+    extra = {"nodes": args.node, "reason": args.reason, "edgewright_verifier_dir": args.store}
+    command = ["ansible-playbook", str(root / "playbooks" / "revoke.yml"), "-e", json.dumps(extra)]
+    if args.inventory:
+        command += ["-i", args.inventory]
+    try:
+        return subprocess.run(command, cwd=root).returncode
+    except FileNotFoundError:
+        print(
+            "error: ansible-playbook is not on PATH: the node is quarantined in the verifier only",
+            file=sys.stderr,
+        )
+        return 2

@@ -13,7 +13,15 @@ import threading
 from pathlib import Path
 
 from edgewright.xds.model import SourceError
-from edgewright.xds.server import ServerTls, SnapshotCache, SourceWatcher, load_source, start_server
+from edgewright.xds.server import (
+    AggregatedDiscovery,
+    ServerTls,
+    SnapshotCache,
+    SourceWatcher,
+    load_source,
+    start_server,
+    verifier_standing,
+)
 
 
 def register(subparsers) -> None:
@@ -54,6 +62,17 @@ def register(subparsers) -> None:
     )
     serve.add_argument(
         "--metrics-listen", help="host:port to serve Prometheus metrics on (default: no metrics)"
+    )
+    serve.add_argument(
+        "--verifier-dir",
+        type=Path,
+        help="the attestation verifier's directory: serve a node only while it is attested, checked at "
+        "connect and during its stream (default: no attestation check)",
+    )
+    serve.add_argument(
+        "--attest-max-age",
+        type=float,
+        help="seconds an attestation stays good enough to be served (default: the verifier's)",
     )
     serve.add_argument("--check", action="store_true", help="only check the source and exit")
     serve.set_defaults(func=serve_command)
@@ -126,6 +145,9 @@ def serve_command(args: argparse.Namespace) -> int:
                 f"edgewright xds serve: cannot serve metrics on {args.metrics_listen}: {err}", file=sys.stderr
             )
             return 1
+    if args.verifier_dir is not None:
+        discovery = discovery or AggregatedDiscovery(cache, insecure_plaintext=args.insecure_plaintext)
+        discovery.standing = verifier_standing(args.verifier_dir, args.attest_max_age)
     watcher.poll()
     try:
         server, port = start_server(

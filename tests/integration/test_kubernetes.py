@@ -161,7 +161,7 @@ def test_attested_nodes_join_with_their_labels_and_taints(lab, site, api):
             "kubernetes.io/hostname": JOINED,
             "topology.kubernetes.io/zone": "lab-a",
             "edgewright.io/cluster-role": "head",
-            "edgewright.io/attested": "true",
+            "node-restriction.kubernetes.io/edgewright-attested": "true",
             "edgewright.io/power-source": "mains",
         }
         == head.metadata.labels

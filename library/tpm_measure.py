@@ -41,13 +41,8 @@ from ansible.module_utils.tpm import (
     ZERO_PCR,
     TpmError,
     check_pcr_index,
-    extend_pcr,
-    file_measurement,
-    load_log,
-    measurement_plan,
-    read_pcr,
+    measure_artefacts,
     replay,
-    save_log,
 )
 
 
@@ -69,17 +64,10 @@ def main():
     relative = [a for a in artefacts if not os.path.isabs(a)]
     if relative:
         module.fail_json(msg=f"artefacts must be absolute paths: {', '.join(relative)}")
-    desired = [file_measurement(a) for a in artefacts]
-    logs = load_log(module.params["log"]) or {}
     try:
-        current = read_pcr(tcti, pcr)
-        to_extend, new_log = measurement_plan(current, logs.get(str(pcr)), desired)
-        if to_extend and not module.check_mode:
-            for digest in to_extend:
-                extend_pcr(tcti, pcr, digest)
-            current = read_pcr(tcti, pcr)
-        if not module.check_mode and logs.get(str(pcr)) != new_log:
-            save_log(module.params["log"], {**logs, str(pcr): new_log})
+        to_extend, current, new_log, desired = measure_artefacts(
+            tcti, pcr, artefacts, module.params["log"], module.check_mode
+        )
     except TpmError as exc:
         module.fail_json(msg=f"measuring into PCR {pcr} failed: {exc}")
     clean = new_log["base"] == ZERO_PCR.hex() and new_log["measurements"] == [d.hex() for d in desired]

@@ -284,6 +284,23 @@ def measurement_plan(current, log, desired):
     return list(desired), {"base": base.hex(), "measurements": [m.hex() for m in done + list(desired)]}
 
 
+def measure_artefacts(tcti, pcr, artefacts, log_path, check_mode=False):
+    """Measure ARTEFACTS (absolute paths) into PCR as measurement_plan says, keeping the node's log at
+    LOG_PATH. Returns (extended, pcr_value, new_log, desired): what was extended (nothing on a rerun with
+    unchanged files), the PCR's value, the log and the files' measurements."""
+    desired = [file_measurement(a) for a in artefacts]
+    logs = load_log(log_path) or {}
+    current = read_pcr(tcti, pcr)
+    to_extend, new_log = measurement_plan(current, logs.get(str(pcr)), desired)
+    if to_extend and not check_mode:
+        for digest in to_extend:
+            extend_pcr(tcti, pcr, digest)
+        current = read_pcr(tcti, pcr)
+    if not check_mode and logs.get(str(pcr)) != new_log:
+        save_log(log_path, {**logs, str(pcr): new_log})
+    return to_extend, current, new_log, desired
+
+
 def load_log(path):
     try:
         with open(path) as f:

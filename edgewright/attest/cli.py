@@ -3,6 +3,7 @@
 edgewright attest [--store DIR] status [NODE]        who is attested or quarantined, and why
 edgewright attest [--store DIR] quarantine NODE [--reason TEXT] [--verifier-only] [-i INVENTORY]
 edgewright attest [--store DIR] release NODE [--forget-keys]
+edgewright attest [--store DIR] serve --listen HOST:PORT --tls-cert F --tls-key F --client-ca F [--deadline S]
 edgewright attest [--store DIR] evidence [NODE]      the evidence log, as JSON lines
 edgewright attest [--store DIR] policy CLASS [PCR=HEX ...]
 """
@@ -53,6 +54,25 @@ def register(commands: argparse._SubParsersAction) -> None:
     release = sub.add_parser("release", help="lift a node's quarantine; it must attest again")
     release.add_argument("node")
     release.add_argument("--forget-keys", action="store_true", help="make it enroll again (new TPM or keys)")
+    serve = sub.add_parser(
+        "serve",
+        help="continuous attestation: take the quotes joined nodes push (mutual TLS), revoke on failure",
+    )
+    serve.add_argument(
+        "--listen", required=True, help="HOST:PORT to listen on (the address nodes dial, only)"
+    )
+    serve.add_argument("--tls-cert", required=True, help="PEM certificate the service proves itself with")
+    serve.add_argument("--tls-key", required=True, help="PEM private key of --tls-cert")
+    serve.add_argument(
+        "--client-ca", required=True, help="PEM CA of the nodes' client certificates (the site's node CA)"
+    )
+    serve.add_argument(
+        "--deadline",
+        type=float,
+        default=900.0,
+        help="seconds a node may go without a passing quote before it is quarantined (%(default)s)",
+    )
+    serve.add_argument("-i", "--inventory", help="the inventory revoke.yml runs on (default: ansible.cfg's)")
     evidence = sub.add_parser("evidence", help="the evidence log, as JSON lines")
     evidence.add_argument("node", nargs="?")
     policy = sub.add_parser("policy", help="show or set a node class's golden PCR values")
@@ -62,6 +82,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     verifier = Verifier(Store(args.store))
+    if args.attest_command == "serve":
+        return serve(args, verifier)
     try:
         if args.attest_command == "status" and args.node:
             print(json.dumps(verifier.status(args.node), indent=2))
@@ -111,3 +133,39 @@ def revoke(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+
+
+def serve(args: argparse.Namespace, verifier: Verifier) -> int:
+    """Serve push-mode attestation until SIGTERM or SIGINT; each quarantine runs revoke.yml for its node."""
+    import logging
+    import signal
+    import ssl
+    import threading
+
+    from edgewright.attest import push
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    host, _, port = args.listen.rpartition(":")
+    if not host or not port.isdigit() or args.deadline <= 0:
+        print(f"error: --listen {args.listen!r} must be HOST:PORT and --deadline positive", file=sys.stderr)
+        return 2
+
+    def revoke_node(node: str, reason: str) -> None:
+        revoke(argparse.Namespace(node=node, reason=reason, store=args.store, inventory=args.inventory))
+
+    try:
+        context = push.tls_context(Path(args.tls_cert), Path(args.tls_key), Path(args.client_ca))
+        service = push.PushService(verifier, deadline_s=args.deadline, on_quarantined=revoke_node)
+        server = push.start_server(service, host.strip("[]"), int(port), context)
+        service.arm_joined()
+    except (OSError, ssl.SSLError) as exc:
+        print(f"error: cannot serve on {args.listen}: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    logging.getLogger("edgewright.attest.push").info("taking pushed quotes on %s", args.listen)
+    stop.wait()
+    server.shutdown()
+    service.stop()
+    return 0

@@ -134,6 +134,16 @@ class PushService:
         log.warning("node %s quarantined: %s", node, reason)
         threading.Thread(target=self.on_quarantined, args=(node, reason), daemon=True).start()
 
+    def arm_joined(self) -> list[str]:
+        """Start the deadline of every attested node (at service start: a node that never pushes again is
+        caught too). Returns those nodes."""
+        joined = [
+            r["node"] for r in self.verifier.store.nodes() if r["status"] == ATTESTED and r.get("node_class")
+        ]
+        for node in joined:
+            self._arm(node)
+        return joined
+
     def stop(self) -> None:
         with self._lock:
             timers, self._timers = list(self._timers.values()), {}

@@ -128,6 +128,8 @@ def test_a_push_for_another_node_or_without_a_certificate_gets_nothing(site):
 
 def test_a_node_that_stops_pushing_is_quarantined_at_its_deadline(site):
     site.service.deadline_s = 1.0
+    # Armed for every attested node when the service starts, then again by each passing quote.
+    assert site.service.arm_joined() == [NODE]
     status, _ = site.push()
     assert status == 200
     until(lambda: site.verifier.status(NODE)["status"] == QUARANTINED, "the deadline")

@@ -43,3 +43,14 @@ def test_the_edgewright_cli_has_the_attest_commands(tmp_path, capsys):
     Verifier(Store(tmp_path)).quarantine("att-2", "it was never enrolled with the verifier")
     assert edgewright(["attest", "--store", str(tmp_path), "status", "att-2"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "quarantined"
+
+
+def test_quarantine_by_the_operator_is_recorded_and_refused_by_every_gate(tmp_path, capsys):
+    store = tmp_path / "verifier"
+    args = ["--store", str(store), "quarantine", "att-2", "--reason", "stolen", "--verifier-only"]
+    assert main(args) == 0
+    assert "att-2: quarantined (stolen)" in capsys.readouterr().out
+    [entry] = Store(store).evidence("att-2")
+    assert (entry["outcome"], entry["reason"]) == ("quarantined", "stolen")
+    assert main(["--store", str(store), "quarantine", "bad/name", "--verifier-only"]) == 2
+    assert "node name 'bad/name' is not valid" in capsys.readouterr().err

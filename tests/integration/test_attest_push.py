@@ -135,3 +135,28 @@ def test_a_node_that_stops_pushing_is_quarantined_at_its_deadline(site):
     until(lambda: site.verifier.status(NODE)["status"] == QUARANTINED, "the deadline")
     assert "no attestation pushed within 1 s" in site.verifier.status(NODE)["reason"]
     assert site.revoked and site.revoked[0][0] == NODE
+
+
+def test_the_nodes_timer_script_pushes_with_the_settings_the_role_writes(site, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    identity = node_identity(tmp_path / "client-ca", NODE, tmp_path)
+    pcr, artefacts, log = site.measure
+    settings = {
+        "url": site.url, "node": NODE, "tcti": site.tpm.tcti, "ak_handle": hex(AK), "pcrs": PCRS, "pcr": pcr,
+        "artefacts": artefacts, "log": log, "ca": str(tmp_path / "controller-ca.pem"),
+        "cert": str(identity / "cert.pem"), "key": str(identity / "key.pem"),
+    }  # fmt: skip
+    (tmp_path / "push.json").write_text(json.dumps(settings))
+    script = ROOT / "roles" / "attest" / "files" / "edgewright-attest-push"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "plugins" / "module_utils")}
+    run = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "push.json")], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith('200 {"reason": "attested", "status": "attested"}')

@@ -206,3 +206,63 @@ def test_a_quarantined_node_loses_its_standing_and_its_kubelet_cannot_win_it_bac
     assert not node.spec.taints and revocation.QUARANTINED_LABEL not in node.metadata.labels
     assert node.metadata.labels[revocation.ATTESTED_LABEL] == "true"
     assert ("Approved", "AutoApproved") in decided(apis, renewal(apis), wait_s=30)
+
+
+def test_the_operators_quarantine_runs_the_revocation_playbook_without_reaching_the_node(
+    kubeconfig, apis, tmp_path
+):
+    """`edgewright attest quarantine` on a node that does not answer (its address goes nowhere): the
+    verifier, the Node and its renewal are revoked all the same, from the controller alone."""
+    from kubernetes import client, config
+
+    node = "rev-b"
+    own = config.new_client_from_config(config_file=node_kubeconfig(kubeconfig, node, tmp_path))
+    client.CoreV1Api(own).create_node({"metadata": {"name": node}})
+    verifier = tmp_path / "verifier"
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "vars": {
+                        "edgewright_kubeconfig": kubeconfig,
+                        "edgewright_state_dir": str(tmp_path / "state"),
+                    },
+                    "children": {"edge_nodes": {"hosts": {node: {"ansible_host": "192.0.2.1"}}}},
+                }
+            }
+        )
+    )
+    assert standing_of(kubeconfig, node, "attested", verifier) == 0
+    run = subprocess.run(
+        [
+            "edgewright", "attest", "--store", str(verifier), "quarantine", node,
+            "--reason", "stolen from its site", "-i", str(inventory),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    record = Store(verifier).node(node)
+    assert (record["status"], record["reason"]) == ("quarantined", "stolen from its site")
+    revoked = apis["core"].read_node(node)
+    assert revoked.metadata.labels[revocation.QUARANTINED_LABEL] == "true"
+    assert [t.key for t in revoked.spec.taints] == ["edgewright.io/quarantined"]
+    from kubernetes.client.exceptions import ApiException
+
+    rbac = client.RbacAuthorizationV1Api(config.new_client_from_config(config_file=kubeconfig))
+    with pytest.raises(ApiException) as gone:
+        rbac.read_cluster_role_binding(revocation.renewal_binding_name(node))
+    assert gone.value.status == 404
+
+
+def standing_of(kubeconfig: str, node: str, state: str, verifier: Path) -> int:
+    run = subprocess.run(
+        ["ansible", "localhost", "-m", "kube_node_standing", "-a",
+         f"kubeconfig={kubeconfig} node={node} state={state} verifier_dir={verifier}"],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False,
+    )  # fmt: skip
+    return run.returncode

@@ -1,7 +1,9 @@
 """`edgewright attest ...`: the verifier's operator commands.
 
 edgewright attest [--store DIR | --inventory FILE] status [NODE]   who is attested or quarantined, and why
+edgewright attest [--store DIR | --inventory FILE] quarantine NODE [--reason TEXT] [--verifier-only]
 edgewright attest [--store DIR] release NODE [--forget-keys]
+edgewright attest [--store DIR] serve --listen HOST:PORT --tls-cert F --tls-key F --client-ca F [--deadline S]
 edgewright attest [--store DIR] evidence [NODE]      the evidence log, as JSON lines
 edgewright attest [--store DIR] policy CLASS [PCR=HEX ...] [--allow PATH=SHA256 ...]
 
@@ -16,7 +18,9 @@ import argparse
 import getpass
 import json
 import os
+import subprocess
 import sys
+from pathlib import Path
 
 from edgewright.attest.store import Store, StoreError
 from edgewright.attest.verifier import Verifier, VerifierError
@@ -41,14 +45,48 @@ def register(commands: argparse._SubParsersAction) -> None:
         "attest", help="the attestation verifier: status, release, evidence, policies"
     )
     attest.add_argument("--store", help="the verifier's directory (default: the inventory's, see below)")
-    attest.add_argument("--inventory", help="the inventory whose verifier to use (default: ansible.cfg's)")
+    attest.add_argument(
+        "--inventory",
+        help="the inventory whose verifier to use, and that quarantine runs revoke.yml on (default: ansible.cfg's)",
+    )
     attest.set_defaults(func=run)
     sub = attest.add_subparsers(dest="attest_command", required=True)
     status = sub.add_parser("status", help="one node's record, or a line per node")
     status.add_argument("node", nargs="?")
+    quarantine = sub.add_parser(
+        "quarantine", help="quarantine a node and revoke what it was given (playbooks/revoke.yml)"
+    )
+    quarantine.add_argument("node")
+    quarantine.add_argument(
+        "--reason", default="quarantined by the operator", help="kept in the evidence log"
+    )
+    quarantine.add_argument(
+        "--verifier-only",
+        action="store_true",
+        help="only mark it quarantined in the verifier (every gate refuses it); revoke.yml does the rest",
+    )
     release = sub.add_parser("release", help="lift a node's quarantine; it must attest again")
     release.add_argument("node")
     release.add_argument("--forget-keys", action="store_true", help="make it enroll again (new TPM or keys)")
+    serve = sub.add_parser(
+        "serve",
+        help="continuous attestation: take the quotes joined nodes push (mutual TLS), revoke on failure",
+    )
+    serve.add_argument(
+        "--listen", required=True, help="HOST:PORT to listen on (the address nodes dial, only)"
+    )
+    serve.add_argument("--tls-cert", required=True, help="PEM certificate the service proves itself with")
+    serve.add_argument("--tls-key", required=True, help="PEM private key of --tls-cert")
+    serve.add_argument(
+        "--client-ca", required=True, help="PEM CA of the nodes' client certificates (the site's node CA)"
+    )
+    serve.add_argument(
+        "--deadline",
+        type=float,
+        default=900.0,
+        help="seconds a node may go without a passing quote before it is quarantined (%(default)s)",
+    )
+    serve.add_argument("-i", "--inventory", help="the inventory revoke.yml runs on (default: ansible.cfg's)")
     evidence = sub.add_parser("evidence", help="the evidence log, as JSON lines")
     evidence.add_argument("node", nargs="?")
     policy = sub.add_parser("policy", help="show or set a node class's golden PCR values")
@@ -65,7 +103,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     node = getattr(args, "node", None)
-    verifier = Verifier(Store(find_store(args.store, args.inventory, node)))
+    # revoke.yml and the push service's revocations work on the same store.
+    args.store = find_store(args.store, args.inventory, node)
+    verifier = Verifier(Store(args.store))
+    if args.attest_command == "serve":
+        return serve(args, verifier)
     try:
         if args.attest_command == "status" and args.node:
             print(json.dumps(verifier.status(args.node), indent=2))
@@ -74,9 +116,19 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{record['node']:<24} {record['status']:<12} {record.get('reason', '')}")
             for node, problem in verifier.store.corrupt_records().items():
                 print(f"{node:<24} {'corrupt':<12} {problem}")
+        elif args.attest_command == "quarantine":
+            verdict = verifier.quarantine(args.node, args.reason)
+            print(f"{args.node}: quarantined ({verdict.reason})")
+            if not args.verifier_only:
+                return revoke(args)
         elif args.attest_command == "release":
             verdict = verifier.release(args.node, by=getpass.getuser(), forget_keys=args.forget_keys)
             print(f"{args.node}: {verdict.reason}")
+            if verdict.changed:
+                print(
+                    f"{args.node}: it gets its Node standing, certificate renewal and mesh keys back at its "
+                    "next passing quote (playbooks/site.yml)"
+                )
         elif args.attest_command == "evidence":
             for entry in verifier.store.evidence(args.node):
                 print(json.dumps(entry, sort_keys=True))
@@ -96,4 +148,57 @@ def run(args: argparse.Namespace) -> int:
     except (StoreError, VerifierError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def revoke(args: argparse.Namespace) -> int:
+    """Run the revocation playbook for the node, with the same verifier directory."""
+    root = Path(__file__).resolve().parents[2]
+    extra = {"nodes": args.node, "reason": args.reason, "edgewright_verifier_dir": args.store}
+    command = ["ansible-playbook", str(root / "playbooks" / "revoke.yml"), "-e", json.dumps(extra)]
+    if args.inventory:
+        command += ["-i", args.inventory]
+    try:
+        return subprocess.run(command, cwd=root).returncode
+    except FileNotFoundError:
+        print(
+            "error: ansible-playbook is not on PATH: the node is quarantined in the verifier only",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def serve(args: argparse.Namespace, verifier: Verifier) -> int:
+    """Serve push-mode attestation until SIGTERM or SIGINT; each quarantine runs revoke.yml for its node."""
+    import logging
+    import signal
+    import ssl
+    import threading
+
+    from edgewright.attest import push
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    host, _, port = args.listen.rpartition(":")
+    if not host or not port.isdigit() or args.deadline <= 0:
+        print(f"error: --listen {args.listen!r} must be HOST:PORT and --deadline positive", file=sys.stderr)
+        return 2
+
+    def revoke_node(node: str, reason: str) -> None:
+        revoke(argparse.Namespace(node=node, reason=reason, store=args.store, inventory=args.inventory))
+
+    try:
+        context = push.tls_context(Path(args.tls_cert), Path(args.tls_key), Path(args.client_ca))
+        service = push.PushService(verifier, deadline_s=args.deadline, on_quarantined=revoke_node)
+        server = push.start_server(service, host.strip("[]"), int(port), context)
+        service.arm_joined()
+    except (OSError, ssl.SSLError) as exc:
+        print(f"error: cannot serve on {args.listen}: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    logging.getLogger("edgewright.attest.push").info("taking pushed quotes on %s", args.listen)
+    stop.wait()
+    server.shutdown()
+    service.stop()
     return 0

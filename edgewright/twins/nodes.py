@@ -1,9 +1,10 @@
 """How edge nodes tell placement what it needs: read from Kubernetes Node objects (pure functions).
 
 - Ready: the node's Ready condition is "True".
-- Quarantined: the label `edgewright.io/attested=false`, which the kubelet role keeps on a joined node from
-  the attestation verifier's word (a node the verifier quarantines is no longer attested). A Node without
-  the label (not joined by edgewright) is not taken as quarantined.
+- Quarantined: the label `node-restriction.kubernetes.io/edgewright-attested=false`, which the controller
+  keeps on a joined node from the attestation verifier's word and its kubelet cannot set
+  (edgewright.attest.revocation; a quarantined node also carries a NoExecute taint). A Node without the
+  label (not joined by edgewright) is not taken as quarantined.
 - Cordoned (`spec.unschedulable`): no new twins, and its twins move, as for a node not Ready.
 - Location: the annotation `edgewright.io/location: "LAT,LON"` (decimal degrees). Annotations, since a
   label value cannot start with '-'.
@@ -19,10 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from edgewright.attest import revocation
 from edgewright.twins.device import GROUP, LINKS, DeviceError, Location
 from edgewright.twins.placement import EdgeNode, Taint
 
-ATTESTED_LABEL = f"{GROUP}/attested"
+ATTESTED_LABEL = revocation.ATTESTED_LABEL
 LOCATION_ANNOTATION = f"{GROUP}/location"
 LINKS_ANNOTATION = f"{GROUP}/links"
 

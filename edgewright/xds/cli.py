@@ -13,7 +13,15 @@ import threading
 from pathlib import Path
 
 from edgewright.xds.model import SourceError
-from edgewright.xds.server import ServerTls, SnapshotCache, SourceWatcher, load_source, start_server
+from edgewright.xds.server import (
+    AggregatedDiscovery,
+    ServerTls,
+    SnapshotCache,
+    SourceWatcher,
+    load_source,
+    start_server,
+    verifier_standing,
+)
 
 
 def register(subparsers) -> None:
@@ -60,6 +68,17 @@ def register(subparsers) -> None:
         type=Path,
         help="the cluster whose Services the source's service clusters name: their endpoints are watched "
         "and pushed over EDS (needs only get/list/watch on services and endpointslices)",
+    )
+    serve.add_argument(
+        "--verifier-dir",
+        type=Path,
+        help="the attestation verifier's directory: serve a node only while it is attested, checked at "
+        "connect and during its stream (default: no attestation check)",
+    )
+    serve.add_argument(
+        "--attest-max-age",
+        type=float,
+        help="seconds an attestation stays good enough to be served (default: the verifier's)",
     )
     serve.add_argument("--check", action="store_true", help="only check the source and exit")
     serve.set_defaults(func=serve_command)
@@ -149,6 +168,9 @@ def serve_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.verifier_dir is not None:
+        discovery = discovery or AggregatedDiscovery(cache, insecure_plaintext=args.insecure_plaintext)
+        discovery.standing = verifier_standing(args.verifier_dir, args.attest_max_age)
     watcher.poll()
     if followers is not None:
         followers.start()

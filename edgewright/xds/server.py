@@ -9,6 +9,10 @@ Who a node is comes from its client certificate, not from what it says: the serv
 with a certificate from the site's xDS client CA and serves a stream only the snapshot of the node that
 certificate names. Plaintext, where any client can claim any node.id, is only by an explicit
 `insecure_plaintext`.
+
+With a `standing` check (the attestation verifier's word, `verifier_standing`), a node is served only
+while it is attested: checked when its stream opens and again every few seconds while it lasts, so a node
+quarantined mid-stream is cut off and gets no new configuration.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import datetime
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -33,6 +38,27 @@ from edgewright.xds.resources import TYPE_ORDER, Snapshot, snapshot
 log = logging.getLogger("edgewright.xds")
 
 _WAKE = object()  # put on a stream's queue when its node's snapshot changed
+# Seconds between two checks of a live stream's node standing.
+STANDING_RECHECK_S = 2.0
+
+
+def verifier_standing(verifier_dir: str | Path, max_age: float | None = None) -> Callable[[str], str | None]:
+    """A standing check over the attestation verifier's store: None while NODE is attested (by a quote at
+    most MAX_AGE seconds old, None: the verifier's default), else why it is not. A store that cannot be
+    read refuses (fails closed)."""
+    from edgewright.attest.store import Store, StoreError
+    from edgewright.attest.verifier import DEFAULT_MAX_AGE, Refused, Verifier
+
+    verifier = Verifier(Store(verifier_dir))
+
+    def standing(node: str) -> str | None:
+        try:
+            verifier.require_attested(node, DEFAULT_MAX_AGE if max_age is None else max_age)
+        except (Refused, StoreError) as err:
+            return str(err)
+        return None
+
+    return standing
 
 
 class SnapshotCache:
@@ -141,9 +167,17 @@ class AggregatedDiscovery(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
     count with them (edgewright.metrics.xds).
     """
 
-    def __init__(self, cache: SnapshotCache, *, insecure_plaintext: bool = False) -> None:
+    def __init__(
+        self,
+        cache: SnapshotCache,
+        *,
+        insecure_plaintext: bool = False,
+        standing: Callable[[str], str | None] | None = None,
+    ) -> None:
         self._cache = cache
         self.insecure_plaintext = insecure_plaintext
+        # Why a node may not be served now (None: it may); unset, every certified node is served.
+        self.standing = standing
         self._nonce = 0
         self._nonce_lock = threading.Lock()
 
@@ -180,8 +214,14 @@ class AggregatedDiscovery(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         threading.Thread(target=_pump, args=(request_iterator, inbox), daemon=True).start()
         node_id: str | None = None
         states: dict[str, _TypeState] = {}
+        checked_at = 0.0
         try:
             while context.is_active():
+                if self.standing is not None and (certified or node_id):
+                    now = time.monotonic()
+                    if now - checked_at >= STANDING_RECHECK_S:
+                        checked_at = now
+                        self._refuse_unless_standing(context, certified or node_id)
                 # TLS checked the certificate once, at the handshake: a stream outliving it is ended, so a
                 # node that is no longer given a certificate (quarantined) does not keep its configuration.
                 if expires is not None and datetime.datetime.now(datetime.UTC) >= expires:
@@ -210,6 +250,9 @@ class AggregatedDiscovery(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
                         f"node.id {request.node.id!r} is not the node {certified!r} "
                         "the client certificate names",
                     )
+                if node_id is None and self.standing is not None and certified is None:
+                    # Plaintext: the node is who it says; it is still served only while attested.
+                    self._refuse_unless_standing(context, request.node.id)
                 if node_id is None:
                     if not request.node.id:
                         self._refuse(
@@ -231,6 +274,13 @@ class AggregatedDiscovery(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
                 forgotten = self._cache.unwatch(node_id, inbox)
                 self._stream_closed(node_id, forgotten)
                 log.info("node %s disconnected%s", node_id, "; its state is dropped" if forgotten else "")
+
+    def _refuse_unless_standing(self, context, node: str) -> None:
+        problem = self.standing(node) if node else None
+        if problem is not None:
+            self._refuse(
+                context, grpc.StatusCode.PERMISSION_DENIED, "node_not_attested", f"node {node}: {problem}"
+            )
 
     def _answer(self, node_id: str, request, states: dict[str, _TypeState]):
         type_url = request.type_url
@@ -286,7 +336,7 @@ class AggregatedDiscovery(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
 
     def _refused(self, reason: str) -> None:
         """A stream was refused or ended, for REASON (no_node_certificate, node_id_mismatch, no_node_id,
-        certificate_expired)."""
+        certificate_expired, node_not_attested)."""
 
     def _nacked(self, node_id: str, type_url: str) -> None:
         """NODE_ID rejected the last response of TYPE_URL."""

@@ -175,7 +175,7 @@ def test_attested_nodes_join_with_their_labels_and_taints(lab, site, api):
             "kubernetes.io/hostname": JOINED,
             "topology.kubernetes.io/zone": "lab-a",
             "edgewright.io/cluster-role": "head",
-            "edgewright.io/attested": "true",
+            "node-restriction.kubernetes.io/edgewright-attested": "true",
             "edgewright.io/power-source": "mains",
         }
         == head.metadata.labels
@@ -214,7 +214,10 @@ def test_attested_nodes_join_with_their_labels_and_taints(lab, site, api):
     ) in (approvals)
     assert not [c for c, _ in approvals if c == "AutoApproved"]
     bindings = client_for(api, "RbacAuthorizationV1Api").list_cluster_role_binding().items
-    assert "edgewright:node-autoapprove-bootstrap" not in [b.metadata.name for b in bindings]
+    names = [b.metadata.name for b in bindings]
+    assert "edgewright:node-autoapprove-bootstrap" not in names
+    # Renewals only for attested nodes, each by a binding of its own (revocation deletes it).
+    assert "edgewright:node-autoapprove-renewal" not in names and f"edgewright:node-renewal:{JOINED}" in names
     # The bootstrap token was short-lived: revoked right after the join, and gone from the node.
     assert bootstrap_secrets(api, JOINED) == []
     assert on_node(JOINED, "test", "-e", "/etc/kubernetes/bootstrap-kubelet.conf").returncode == 1

@@ -155,7 +155,11 @@ def cluster(dyn, kubeconfig, request):
 def test_twins_land_where_the_rules_say_and_a_second_run_changes_nothing(cluster, capsys):
     cluster.node("twn-munich", location=MUNICH, memory="4Gi")
     cluster.node("twn-berlin", location=BERLIN, memory="8Gi")
-    cluster.node("twn-quarantined", memory="64Gi", labels={"edgewright.io/attested": "false"})
+    cluster.node(
+        "twn-quarantined",
+        memory="64Gi",
+        labels={"node-restriction.kubernetes.io/edgewright-attested": "false"},
+    )
     cluster.node("twn-down", ready=False, memory="64Gi")
     cluster.device(
         "thermometer",

@@ -97,3 +97,14 @@ def test_without_a_store_the_inventorys_is_used(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().out.strip() == "null"
     assert main(["--store", str(lab / "verifier"), "status", "edge-1"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "quarantined"
+
+
+def test_quarantine_by_the_operator_is_recorded_and_refused_by_every_gate(tmp_path, capsys):
+    store = tmp_path / "verifier"
+    args = ["--store", str(store), "quarantine", "att-2", "--reason", "stolen", "--verifier-only"]
+    assert main(args) == 0
+    assert "att-2: quarantined (stolen)" in capsys.readouterr().out
+    [entry] = Store(store).evidence("att-2")
+    assert (entry["outcome"], entry["reason"]) == ("quarantined", "stolen")
+    assert main(["--store", str(store), "quarantine", "bad/name", "--verifier-only"]) == 2
+    assert "node name 'bad/name' is not valid" in capsys.readouterr().err

@@ -52,7 +52,7 @@ def test_a_ready_node_with_location_and_links():
         node(ready="False"),
         node(ready="Unknown"),
         node(unschedulable=True),
-        node(labels={"edgewright.io/attested": "false"}),
+        node(labels={"node-restriction.kubernetes.io/edgewright-attested": "false"}),
     ],
 )
 def test_unusable_nodes(resource):
@@ -60,7 +60,7 @@ def test_unusable_nodes(resource):
 
 
 def test_an_attested_node_and_a_node_without_the_label_are_not_quarantined():
-    for labels in ({"edgewright.io/attested": "true"}, {}):
+    for labels in ({"node-restriction.kubernetes.io/edgewright-attested": "true"}, {}):
         view = node_view(node(labels=labels))
         assert view.node.usable and not view.node.quarantined
 

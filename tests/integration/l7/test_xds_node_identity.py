@@ -8,6 +8,7 @@ import logging
 import os
 import queue
 import threading
+import time
 import urllib.error
 from pathlib import Path
 
@@ -27,7 +28,13 @@ from l7_peers import (
 from edgewright.xds.identity import CA_CERT, ensure_client_ca
 from edgewright.xds.model import parse_source
 from edgewright.xds.resources import LISTENER, ads_bootstrap
-from edgewright.xds.server import ServerTls, SnapshotCache, start_server
+from edgewright.xds.server import (
+    AggregatedDiscovery,
+    ServerTls,
+    SnapshotCache,
+    start_server,
+    verifier_standing,
+)
 
 pytest_plugins = ["l7_fixtures"]
 
@@ -63,11 +70,14 @@ class Site:
         self.client_ca_dir = workdir / "client-ca"
         ensure_client_ca(self.client_ca_dir)
         self.cache = SnapshotCache(parse_source(_source()))
+        # No standing check unless a test sets one (discovery.standing).
+        self.discovery = AggregatedDiscovery(self.cache)
         # Connections are closed after 2 s (900 by default), so a renewed certificate is taken up quickly.
         self.server, self.port = start_server(
             self.cache,
             "127.0.0.1:0",
             tls=ServerTls(cert, key, self.client_ca_dir / CA_CERT),
+            discovery=self.discovery,
             max_connection_age_s=2,
         )
 
@@ -177,6 +187,41 @@ def test_a_node_asking_for_another_node_id_is_refused_and_gets_nothing(site, env
     assert _no_configuration(envoy)
     with pytest.raises(OSError):
         http_get(f"http://127.0.0.1:{PORTS['edge-b']}/")
+
+
+def test_a_node_the_verifier_quarantines_is_cut_off_and_gets_no_new_configuration(
+    site, envoy_factory, tmp_path
+):
+    from edgewright.attest.store import Store
+    from edgewright.attest.verifier import ATTESTED, Verifier, now_iso
+
+    store = Store(tmp_path / "verifier")
+    with store.locked():  # edge-a attested a moment ago; edge-b never attested
+        store.save_node({"node": "edge-a", "status": ATTESTED, "last_attested_at": now_iso(time.time)})
+    site.discovery.standing = verifier_standing(store.root)
+    with site.channel(site.identity("edge-b")) as channel, pytest.raises(grpc.RpcError) as refused:
+        _ask(channel, ["edge-b"])
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "node edge-b is not attested" in refused.value.details()
+
+    envoy = envoy_factory(site.bootstrap("edge-a", 18913, site.identity("edge-a")), 18913)
+    assert wait_for(lambda: http_get(f"http://127.0.0.1:{PORTS['edge-a']}/") == "web", "edge-a's listener")
+
+    Verifier(store).quarantine("edge-a", "a measured file changed")
+    refusal = (
+        "config stream to xds closed: 7, node edge-a: node edge-a is quarantined: a measured file changed"
+    )
+    assert wait_for(lambda: refusal in envoy.log.read_text(), "Envoy to log that its stream was ended")
+    # A new snapshot for edge-a (its listener moved) is not served: Envoy keeps what it had, nothing more.
+    moved = _source()
+    moved["nodes"]["edge-a"]["listeners"][0]["port"] = PORTS["edge-b"]
+    site.cache.set_source(parse_source(moved))
+    assert wait_for(lambda: envoy.log.read_text().count(refusal) >= 3, "Envoy to retry and be refused again")
+    with pytest.raises(OSError):
+        http_get(f"http://127.0.0.1:{PORTS['edge-b']}/")
+    with site.channel(site.identity("edge-a")) as channel, pytest.raises(grpc.RpcError) as again:
+        _ask(channel, ["edge-a"])
+    assert again.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 def test_a_client_without_a_certificate_from_the_client_ca_fails_the_handshake(site, envoy_factory):

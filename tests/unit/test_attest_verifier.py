@@ -680,7 +680,8 @@ def test_concurrent_attestations_learn_only_from_the_reference(verifier, measure
             *tpm.quote(node.tpm.tcti, AK, CLASS_PCRS, nonce),
             tpm.read_log_text(str(node.log)),
         )
-    start, verdicts = threading.Barrier(len(nodes)), {}
+    # A thread that fails breaks the barrier (its timeout only keeps a broken run from hanging).
+    start, verdicts = threading.Barrier(len(nodes), timeout=120), {}
 
     def run(node):
         message, signature, values, log = quotes[node.name]
@@ -695,6 +696,7 @@ def test_concurrent_attestations_learn_only_from_the_reference(verifier, measure
         thread.start()
     for thread in threads:
         thread.join()
+    assert sorted(verdicts) == ["mea-1", "mea-2", "mea-3"], "a verification raised"
     assert verdicts["mea-1"].ok and verifier.store.policy("edge")["learned_from"] == "mea-1"
     for name in ("mea-2", "mea-3"):
         assert verdicts[name].ok or "learned only from mea-1" in verdicts[name].reason

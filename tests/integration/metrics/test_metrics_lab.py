@@ -296,20 +296,19 @@ def test_the_cloudlet_pushes_its_series_to_the_central_prometheus(cloudlet):
 def test_no_control_or_metrics_listener_on_an_address_it_should_not_use(cloudlet):
     """Each service on the address Prometheus reaches it at (an LB's metrics also on its VIP), Envoy's admin on
     loopback; only the LBs' app port, the data path, listens on every interface."""
+    # By address and port: ss cannot name the process of every socket (the node exporter's shows none).
     expected = {
-        PLATFORM: {("prometheus-node", PLATFORM, 9100), ("prometheus", PLATFORM, 9090)},
-        LB1: {("prometheus-node", LB1, 9100), ("envoy", LB1, 9902), ("envoy", VIP, 9902)},
-        LB2: {("prometheus-node", LB2, 9100), ("envoy", LB2, 9902), ("envoy", VIP, 9902)},
-        EDGE: {("prometheus-node", EDGE, 9100)},
-        CENTRAL: {("prometheus-node", CENTRAL, 9100), ("prometheus", CENTRAL, 9090)},
+        PLATFORM: {(PLATFORM, 9100), (PLATFORM, 9090)},
+        LB1: {(LB1, 9100), (LB1, 9902), (VIP, 9902), ("127.0.0.1", 9901)},
+        LB2: {(LB2, 9100), (LB2, 9902), (VIP, 9902), ("127.0.0.1", 9901)},
+        EDGE: {(EDGE, 9100)},
+        CENTRAL: {(CENTRAL, 9100), (CENTRAL, 9090)},
     }
     for index, address in enumerate((PLATFORM, LB1, LB2, EDGE, CENTRAL), start=1):
         listeners = node_listeners(f"met-{index}")
-        found = {(entry.process, entry.address, entry.port) for entry in listeners}
+        found = {(entry.address, entry.port) for entry in listeners}
         assert expected[address] <= found, (address, listeners)
-        if address in (LB1, LB2):
-            assert ("envoy", "127.0.0.1", 9901) in found
-        data_path = [entry for entry in listeners if entry.process == "envoy" and entry.port == APP_PORT]
+        data_path = [entry for entry in listeners if entry.port == APP_PORT and address in (LB1, LB2)]
         assert not misplaced([e for e in listeners if e not in data_path], {address, VIP}), (
             address,
             listeners,

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA_FILES = [
-    "edgewright/lab/containers.conf",
-    "edgewright/lab/kubernetes.version",
-    "edgewright/lab/image/swtpm.service",
-    "edgewright/lab/image/ssh-hostkeys.service",
-    "edgewright/images/programs/pause.c",
-    "edgewright/images/programs/hello.c",
-]
+
+
+def data_files() -> list[str]:
+    """Every file of the package that is not Python: each is read at run time through importlib.resources."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "edgewright"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    return [name for name in tracked if not name.endswith(".py")]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_the_wheel_carries_every_data_file_the_code_reads(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    missing = [name for name in DATA_FILES if name not in names]
+    missing = [name for name in data_files() if name not in names]
     assert not missing, f"the wheel lacks {missing}"
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "edgewright = edgewright.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -17,7 +17,7 @@ description:
 options:
   store:
     description: The verifier's directory on the controller; unset, the inventory's C(edgewright_verifier_dir),
-      else C(verifier/) under its C(edgewright_state_dir), else C(~/.local/state/edgewright/verifier).
+      else C($EDGEWRIGHT_VERIFIER_DIR), else C(~/.local/state/edgewright/verifier).
     type: path
   node: {description: The node's name (its inventory hostname)., type: str, required: true}
   action:

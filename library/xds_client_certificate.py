@@ -21,8 +21,7 @@ options:
   ca_dir: {description: The client CA's directory on the controller., type: path, required: true}
   verifier_dir:
     description: The attestation verifier's directory on the controller; unset, the inventory's
-      C(edgewright_verifier_dir), else C(verifier/) under its C(edgewright_state_dir), else
-      C(~/.local/state/edgewright/verifier).
+      C(edgewright_verifier_dir), else C($EDGEWRIGHT_VERIFIER_DIR), else C(~/.local/state/edgewright/verifier).
     type: path
   node: {description: The node's name (its inventory hostname and xDS node id)., type: str, required: true}
   csr: {description: The node's certificate signing request (PEM), made over a key that stays on the node., type: str, required: true}

@@ -26,25 +26,22 @@ class Directories:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Directories:
-        """The operator's directories as the environment sets them, each with its default under ~."""
+        """The operator's directories: EDGEWRIGHT_HOME and EDGEWRIGHT_VERIFIER_DIR when set, else the
+        defaults under ~ (the ones the roles' defaults name)."""
         env = os.environ if environ is None else environ
         home = Path(env.get("EDGEWRIGHT_HOME") or Path.home() / ".cache" / "edgewright").expanduser()
-        state = Path(env.get("EDGEWRIGHT_STATE_DIR") or Path.home() / ".local" / "state" / "edgewright")
-        verifier = Path(env.get("EDGEWRIGHT_VERIFIER_DIR") or state / "verifier")
-        return cls(home=home, state=state.expanduser(), verifier=verifier.expanduser())
+        state = Path.home() / ".local" / "state" / "edgewright"
+        verifier = Path(env.get("EDGEWRIGHT_VERIFIER_DIR") or state / "verifier").expanduser()
+        return cls(home=home, state=state, verifier=verifier)
 
     @classmethod
     def from_vars(cls, variables: Mapping, environ: Mapping[str, str] | None = None) -> Directories:
-        """The directories an inventory names (edgewright_state_dir, edgewright_verifier_dir), else the
-        environment's. A verifier directory the inventory leaves out follows its state directory."""
+        """The directories an inventory names (edgewright_state_dir, edgewright_verifier_dir), each else
+        the environment's or its default, as the roles' defaults take them."""
         base = cls.from_environment(environ)
-        state = variables.get("edgewright_state_dir")
-        state = Path(str(state)).expanduser() if state else base.state
-        verifier = variables.get("edgewright_verifier_dir")
-        if verifier:
-            verifier = Path(str(verifier)).expanduser()
-        elif variables.get("edgewright_state_dir"):
-            verifier = state / "verifier"
-        else:
-            verifier = base.verifier
-        return cls(home=base.home, state=state, verifier=verifier)
+        state, verifier = variables.get("edgewright_state_dir"), variables.get("edgewright_verifier_dir")
+        return cls(
+            home=base.home,
+            state=Path(str(state)).expanduser() if state else base.state,
+            verifier=Path(str(verifier)).expanduser() if verifier else base.verifier,
+        )

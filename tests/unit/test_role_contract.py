@@ -58,7 +58,9 @@ MAGIC = {
 # Keys whose value Ansible evaluates as a bare Jinja expression.
 CONDITIONALS = {"when", "that", "until", "changed_when", "failed_when"}
 # The one extra variable the lifecycle playbooks take (scale.yml passes it).
-PLAYBOOK_INPUTS = {"nodes"}
+# What a playbook takes from its caller: the nodes it is about (-e nodes=), why they are revoked
+# (revoke.yml's -e reason=), and the nodes an importing playbook leaves out of mesh-peers.yml.
+PLAYBOOK_INPUTS = {"nodes", "reason", "mesh_peers_excluded"}
 
 
 class AnyName(dict):

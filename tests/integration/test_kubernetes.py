@@ -494,16 +494,6 @@ def kube_proxy_state(node: str) -> tuple[str, str]:
     )
 
 
-@pytest.mark.parametrize(
-    "extra,message",
-    [
-        # kube-proxy itself refuses it, before it replaces the running configuration.
-        ({"kube_proxy_nodeport_addresses": ["not-a-cidr"]}, "kube-proxy configuration refused"),
-        ({"kube_proxy_metrics_address": "0.0.0.0:10249"}, "kube_proxy_metrics_address '0.0.0.0:10249' listens on every address"),
-        ({"edgewright_kube_cluster_cidr": "10.231.0.0/16"},
-         "the pod CIDR 10.231.0.0/16 overlaps the node network of k8s-1 (eth0) 10.231.40.0/24"),
-    ],
-)  # fmt: skip
 def changed_tasks(output: str) -> str:
     """The tasks a run reports changed, each with the TASK line it follows: what a 0-changed check names."""
     task, found = "", []
@@ -515,6 +505,16 @@ def changed_tasks(output: str) -> str:
     return "\n".join(found) or output[-3000:]
 
 
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        # kube-proxy itself refuses it, before it replaces the running configuration.
+        ({"kube_proxy_nodeport_addresses": ["not-a-cidr"]}, "kube-proxy configuration refused"),
+        ({"kube_proxy_metrics_address": "0.0.0.0:10249"}, "kube_proxy_metrics_address '0.0.0.0:10249' listens on every address"),
+        ({"edgewright_kube_cluster_cidr": "10.231.0.0/16"},
+         "the pod CIDR 10.231.0.0/16 overlaps the node network of k8s-1 (eth0) 10.231.40.0/24"),
+    ],
+)  # fmt: skip
 def test_a_broken_kube_proxy_config_or_overlapping_pod_cidr_is_refused_and_changes_nothing(
     lab, site, extra, message
 ):

@@ -1,5 +1,5 @@
 """The attest role as Ansible runs it, on nodes whose TPMs are real swtpm processes on loopback: the nodes
-are local connections (no containers, so no lab lock), each with its own TPM, measurement log and
+are local connections (no containers), each with its own TPM, measurement log and
 lifecycle record under the test's directory. What a lab node adds (the tpm role, systemd) is the attest
 Molecule scenario's; this covers policy learning across forks, which needs several nodes at once."""
 

@@ -236,8 +236,8 @@ def test_the_operators_quarantine_runs_the_revocation_playbook_without_reaching_
     assert standing_of(kubeconfig, node, "attested", verifier) == 0
     run = subprocess.run(
         [
-            "edgewright", "attest", "--store", str(verifier), "quarantine", node,
-            "--reason", "stolen from its site", "-i", str(inventory),
+            "edgewright", "attest", "--store", str(verifier), "--inventory", str(inventory),
+            "quarantine", node, "--reason", "stolen from its site",
         ],
         cwd=ROOT,
         capture_output=True,

@@ -30,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -299,7 +300,18 @@ class Store:
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
+            # Switching a new file to WAL takes a lock SQLite does not wait for (no busy handler): when
+            # several verifiers open the same new database at once, the ones that lose try again.
+            deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
+            while True:
+                try:
+                    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            for pragma in ("synchronous=FULL", "foreign_keys=ON"):
                 dbapi_connection.execute(f"PRAGMA {pragma}")
 
         @event.listens_for(engine, "begin")

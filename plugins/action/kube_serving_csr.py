@@ -79,38 +79,47 @@ def run(p: dict, check_mode: bool, warnings: list[str], api) -> dict:
     node = p["node"]
     renew = renewal_reason(p)
     deadline = time.monotonic() + p["timeout"]
+    denied: list[dict] = []
     while True:
         pending = [csr for csr in serving_csrs(api, node) if csr_outcome(csr) is None]
         verdicts = {csr.metadata.name: judge(p, csr) for csr in pending}
         refused = [csr for csr in pending if not verdicts[csr.metadata.name].approve]
-        if refused:
-            denied = [
-                {"name": csr.metadata.name, "reason": f"denied: {verdicts[csr.metadata.name].reason}"}
-                for csr in refused
-            ]
-            if not check_mode:
-                for csr, entry in zip(refused, denied, strict=True):
-                    decide_csr(api, csr, False, DENIED_REASON, entry["reason"])
-                record(warnings, p["verifier_dir"], node, denied)
-            raise Failed(
-                f"serving certificate requests for {node} asked for what is not its own: "
-                + "; ".join(f"{e['name']} {e['reason']}" for e in denied),
-                changed=not check_mode,
-                approved=[],
-                denied=denied,
-                renew=renew,
-            )
+        acceptable = [csr for csr in pending if verdicts[csr.metadata.name].approve]
+        now_denied = [
+            {"name": csr.metadata.name, "reason": f"denied: {verdicts[csr.metadata.name].reason}"}
+            for csr in refused
+        ]
+        if now_denied and not check_mode:
+            for csr, entry in zip(refused, now_denied, strict=True):
+                decide_csr(api, csr, False, DENIED_REASON, entry["reason"])
+            record(warnings, p["verifier_dir"], node, now_denied)
+        denied += now_denied
+        refusal = Failed(
+            f"serving certificate requests for {node} asked for what is not its own: "
+            + "; ".join(f"{e['name']} {e['reason']}" for e in denied),
+            changed=bool(denied) and not check_mode,
+            approved=[],
+            denied=denied,
+            renew=renew,
+        )
+        # A kubelet that needs a certificate may have asked once more under its old address (it was just
+        # meshed): that request is denied, and its request for its own names is waited for. Otherwise a
+        # request for what is not the node's fails the run at once.
+        if denied and (not renew or check_mode):
+            raise refusal
         if not renew:
             return {"changed": False, "approved": [], "denied": [], "renew": ""}
-        if pending:
+        if acceptable:
             # The newest is the one the kubelet waits on; an older one it gave up on stays unapproved.
-            newest = pending[-1]
+            newest = acceptable[-1]
             if not check_mode:
                 decide_csr(api, newest, True, APPROVED_REASON, verdicts[newest.metadata.name].reason)
-            return {"changed": True, "approved": [newest.metadata.name], "denied": [], "renew": renew}
+            return {"changed": True, "approved": [newest.metadata.name], "denied": denied, "renew": renew}
         if check_mode:
             return {"changed": True, "approved": [], "denied": [], "renew": renew}
         if time.monotonic() >= deadline:
+            if denied:
+                raise refusal
             raise Failed(
                 f"no serving certificate request from {node}'s kubelet within {p['timeout']} s ({renew}): "
                 "is it running with serverTLSBootstrap?",

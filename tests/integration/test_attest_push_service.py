@@ -8,6 +8,7 @@ from __future__ import annotations
 import ssl
 import time
 import urllib.error
+from pathlib import Path
 
 import pytest
 import tpm
@@ -22,6 +23,7 @@ from plugins.module_utils.attest_push import _post, client_context, push_once
 from tests import swtpm
 from tests.unit.test_attest_verifier import AK, CLASS_PCRS, enroll, trusting
 
+ROOT = Path(__file__).resolve().parents[2]
 NODE = "push-a"
 
 
@@ -151,8 +153,6 @@ def test_the_nodes_timer_script_pushes_with_the_settings_the_role_writes(site, t
     import os
     import subprocess
     import sys
-
-    from conftest import ROOT
 
     identity = node_identity(tmp_path / "client-ca", NODE, tmp_path)
     pcr, artefacts, log = site.measure

@@ -23,6 +23,7 @@ import yaml
 from conftest import ROOT, edgewright
 from listeners import misplaced, node_listeners
 
+from edgewright.attest.store import Store
 from edgewright.lab.kube import binaries_dir, make_ca
 from edgewright.lab.nodes import state_dir
 from edgewright.lab.tpm import trusted_manufacturer
@@ -1010,7 +1011,7 @@ def test_pod_traffic_crosses_the_mesh_where_it_is_the_only_path(lab, site, api):
 def test_decommission_leaves_nothing_behind(lab, site, api):
     # What there is to remove: the node's certificate signing request from its TLS bootstrap, its keys.
     assert node_csrs(lab["kubeconfig"], BATTERY)
-    assert (lab["work"] / "verifier" / "nodes" / f"{BATTERY}.json").exists()
+    assert Store(lab["work"] / "verifier").node(BATTERY) is not None
     run = playbook(lab["inventory"], "decommission.yml", "-e", f"nodes={BATTERY}")
     assert run.returncode == 0, run.stdout[-3000:]
     # The API: no Node, no token, no certificate signing request for it.
@@ -1018,7 +1019,7 @@ def test_decommission_leaves_nothing_behind(lab, site, api):
     assert bootstrap_secrets(api, BATTERY) == []
     assert node_csrs(lab["kubeconfig"], BATTERY) == []
     # The verifier: the node and its keys are forgotten.
-    assert not (lab["work"] / "verifier" / "nodes" / f"{BATTERY}.json").exists()
+    assert Store(lab["work"] / "verifier").node(BATTERY) is None
     # The node: nothing edgewright installed.
     for path in ("/usr/local/bin/kubelet", "/etc/kubernetes", "/var/lib/kubelet", "/etc/containerd", "/var/lib/containerd",
                  "/etc/systemd/system/kubelet.service", "/etc/edgewright", "/var/lib/edgewright", "/var/log/edgewright"):  # fmt: skip

@@ -9,6 +9,7 @@ Kubernetes build of scripts/setup.d/60-kubernetes.sh; skipped without them.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -77,7 +78,12 @@ def operator_lab(tmp_path_factory):
         # No verifier or state directory named: the defaults, in the home of whoever runs the playbook.
         (work / "group_vars" / "all.yml").write_text(
             yaml.safe_dump(
-                {"attest_learn_policy": True, "edgewright_zone": "lab-a", "common_time_sync": "none"}
+                {
+                    "attest_learn_policy": True,
+                    "attest_policy_reference_node": NODE,
+                    "edgewright_zone": "lab-a",
+                    "common_time_sync": "none",
+                }
             )
         )
         store = Directories.from_environment({}).verifier  # root's default store, which must stay as it is
@@ -116,7 +122,9 @@ def test_a_non_root_operator_enrolls_joins_and_decommissions_against_its_own_sto
         account, "ansible-playbook", "-i", inventory, "tests/integration/playbooks/enroll-join.yml"
     )
     assert joined.returncode == 0, joined.stdout[-6000:] + joined.stderr[-2000:]
-    record = yaml.safe_load((store / "nodes" / f"{NODE}.json").read_text())
+    record = json.loads(
+        as_operator(account, "edgewright", "attest", "--store", str(store), "status", NODE).stdout
+    )
     assert record["status"] == "attested"
     api = client.CoreV1Api(api_client=config.new_client_from_config(config_file=operator_lab["kubeconfig"]))
     assert api.read_node(NODE).metadata.name == NODE
@@ -127,7 +135,8 @@ def test_a_non_root_operator_enrolls_joins_and_decommissions_against_its_own_sto
         account, "ansible-playbook", "-i", inventory, "playbooks/decommission.yml", "-e", f"nodes={NODE}"
     )
     assert gone.returncode == 0, gone.stdout[-6000:] + gone.stderr[-2000:]
-    assert not (store / "nodes" / f"{NODE}.json").exists(), "the node must leave the store that enrolled it"
+    forgotten = as_operator(account, "edgewright", "attest", "--store", str(store), "status", NODE)
+    assert forgotten.stdout.strip() == "null", "the node must leave the store that enrolled it"
     assert [n.metadata.name for n in api.list_node().items if n.metadata.name == NODE] == []
     assert owned_by_someone_else(Path(account.pw_dir) / ".local", account.pw_uid) == []
 

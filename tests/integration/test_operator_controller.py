@@ -106,7 +106,8 @@ def test_controller_steps_run_as_the_operator_in_its_own_home(operator):
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
 
     state = Path(account.pw_dir) / ".local" / "state" / "edgewright"
-    assert json.loads((state / "verifier" / "policies" / "lab.json").read_text())["pcrs"] == {"16": "ab" * 32}
+    policy = as_operator(account, "edgewright", "attest", "--store", str(state / "verifier"), "policy", "lab")
+    assert json.loads(policy.stdout)["pcrs"] == {"16": "ab" * 32}
     assert {p.name for p in (state / "devices").iterdir()} == {f"{n}.json" for n in NODES}
     assert set(json.loads((state / "mesh" / "overlay.json").read_text())["nodes"]) == set(NODES)
     assert [str(p) for p in [state, *state.rglob("*")] if p.lstat().st_uid != account.pw_uid] == []

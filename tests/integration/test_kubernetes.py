@@ -931,10 +931,29 @@ def test_a_serving_csr_for_another_name_or_an_extra_address_is_denied_and_record
         name = created.metadata.name
         assert created.spec.username == f"system:node:{JOINED}"
         verifier = lab["work"] / "verifier"
+        # The node holds a good serving certificate: nothing of its own is due, so the request for an
+        # address that is not its own is denied and the run fails naming it.
+        current = on_node(
+            JOINED,
+            "sed",
+            "-n",
+            "/-BEGIN CERTIFICATE-/,/-END CERTIFICATE-/p",
+            "/var/lib/kubelet/pki/kubelet-server-current.pem",
+        )
         run = module(
             "kube_serving_csr",
-            f"kubeconfig={lab['kubeconfig']} node={JOINED} addresses=10.231.40.11 dns_names={JOINED} "
-            f"ca_file={lab['vars']['edgewright_kube_ca_file']} verifier_dir={verifier} timeout=10",
+            json.dumps(
+                {
+                    "kubeconfig": lab["kubeconfig"],
+                    "node": JOINED,
+                    "addresses": ["10.231.40.11"],
+                    "dns_names": [JOINED],
+                    "current_certificate": current.stdout,
+                    "ca_file": lab["vars"]["edgewright_kube_ca_file"],
+                    "verifier_dir": str(verifier),
+                    "timeout": 10,
+                }
+            ),
         )
         assert run.returncode != 0, run.stdout
         result = module_result(run)
@@ -949,13 +968,6 @@ def test_a_serving_csr_for_another_name_or_an_extra_address_is_denied_and_record
         ]
         assert [asked in e["reason"] for e in denials] == [True], denials
         # The node's own serving certificate stands: a rerun needs and approves nothing.
-        current = on_node(
-            JOINED,
-            "sed",
-            "-n",
-            "/-BEGIN CERTIFICATE-/,/-END CERTIFICATE-/p",
-            "/var/lib/kubelet/pki/kubelet-server-current.pem",
-        )
         again = module(
             "kube_serving_csr",
             json.dumps(

@@ -110,11 +110,13 @@ def run(p: dict, check_mode: bool, warnings: list[str], api) -> dict:
         if not renew:
             return {"changed": False, "approved": [], "denied": [], "renew": ""}
         if acceptable:
-            # The newest is the one the kubelet waits on; an older one it gave up on stays unapproved.
-            newest = acceptable[-1]
+            # Every one of them: a kubelet that asked twice may wait on either, and each names only the node's
+            # own names.
             if not check_mode:
-                decide_csr(api, newest, True, APPROVED_REASON, verdicts[newest.metadata.name].reason)
-            return {"changed": True, "approved": [newest.metadata.name], "denied": denied, "renew": renew}
+                for csr in acceptable:
+                    decide_csr(api, csr, True, APPROVED_REASON, verdicts[csr.metadata.name].reason)
+            approved = [csr.metadata.name for csr in acceptable]
+            return {"changed": True, "approved": approved, "denied": denied, "renew": renew}
         if check_mode:
             return {"changed": True, "approved": [], "denied": [], "renew": renew}
         if time.monotonic() >= deadline:

@@ -162,6 +162,51 @@ class CsrDecision:
     reason: str
 
 
+def _node_request_problems(
+    problems, signer_name, signer, usages, usage, allowed_usages, request_pem, identity, not_identity
+):
+    """The checks a kubelet's client and serving requests share: the signer, the usage it needs and no
+    other, a valid PEM request signed by its key, the subject CN=IDENTITY, O=system:nodes and nothing
+    else. Appends each problem to PROBLEMS (NOT_IDENTITY follows a wrong CN in its message); returns the parsed request, or
+    None when it cannot be parsed."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    if signer_name != signer:
+        problems.append(f"it names the signer {signer_name}, not {signer}")
+    usages = list(usages or [])
+    if usage not in usages:
+        problems.append(f"it does not ask for {usage}")
+    extra_usages = sorted(set(usages) - allowed_usages)
+    if extra_usages:
+        problems.append(f"it asks for usages {', '.join(extra_usages)}")
+    try:
+        request = x509.load_pem_x509_csr(request_pem)
+    except ValueError:
+        problems.append("its request is not a PEM certificate request")
+        return None
+    if not request.is_signature_valid:
+        problems.append("its request is not signed by the key it carries")
+    names = [a.value for a in request.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if names != [identity]:
+        asked = ", ".join(str(n) for n in names) or "no common name"
+        problems.append(f"it asks for {asked}{not_identity}")
+    organizations = [a.value for a in request.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    if organizations != [NODES_GROUP]:
+        asked = ", ".join(str(o) for o in organizations) or "none"
+        problems.append(f"it asks for organizations {asked}, not {NODES_GROUP} alone")
+    others = sorted(
+        {
+            a.oid.dotted_string
+            for a in request.subject
+            if a.oid not in (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME)
+        }
+    )
+    if others:
+        problems.append(f"its subject has other attributes ({', '.join(others)})")
+    return request
+
+
 def bootstrap_csr_decision(
     node: str,
     token_id: str,
@@ -176,7 +221,6 @@ def bootstrap_csr_decision(
     O=system:nodes and nothing else, the kubelet client signer, client auth usages, no extensions (a
     kubelet asks for none; a SAN would be a name the node was not given)."""
     from cryptography import x509
-    from cryptography.x509.oid import NameOID
 
     identity = f"system:node:{node}"
     problems = []
@@ -184,38 +228,12 @@ def bootstrap_csr_decision(
         problems.append(f"it was asked for by {username}, not by {node}'s bootstrap token {token_id}")
     if BOOTSTRAPPERS_GROUP not in (groups or []):
         problems.append(f"its requester is not in {BOOTSTRAPPERS_GROUP}")
-    if signer_name != KUBELET_CLIENT_SIGNER:
-        problems.append(f"it names the signer {signer_name}, not {KUBELET_CLIENT_SIGNER}")
-    usages = list(usages or [])
-    if "client auth" not in usages:
-        problems.append("it does not ask for client auth")
-    extra_usages = sorted(set(usages) - KUBELET_CLIENT_USAGES)
-    if extra_usages:
-        problems.append(f"it asks for usages {', '.join(extra_usages)}")
-    try:
-        request = x509.load_pem_x509_csr(request_pem)
-    except ValueError:
-        problems.append("its request is not a PEM certificate request")
+    request = _node_request_problems(
+        problems, signer_name, KUBELET_CLIENT_SIGNER, usages, "client auth", KUBELET_CLIENT_USAGES,
+        request_pem, identity, f" but the token was issued to {node} ({identity})",
+    )  # fmt: skip
+    if request is None:
         return CsrDecision(False, "; ".join(problems))
-    if not request.is_signature_valid:
-        problems.append("its request is not signed by the key it carries")
-    names = [a.value for a in request.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    if names != [identity]:
-        asked = ", ".join(str(n) for n in names) or "no common name"
-        problems.append(f"it asks for {asked} but the token was issued to {node} ({identity})")
-    organizations = [a.value for a in request.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
-    if organizations != [NODES_GROUP]:
-        asked = ", ".join(str(o) for o in organizations) or "none"
-        problems.append(f"it asks for organizations {asked}, not {NODES_GROUP} alone")
-    others = sorted(
-        {
-            a.oid.dotted_string
-            for a in request.subject
-            if a.oid not in (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME)
-        }
-    )
-    if others:
-        problems.append(f"its subject has other attributes ({', '.join(others)})")
     for extension in request.extensions:
         if isinstance(extension.value, x509.SubjectAlternativeName):
             sans = ", ".join(str(getattr(n, "value", n)) for n in extension.value)
@@ -314,7 +332,6 @@ def serving_csr_decision(
     server auth usages, and subject alternative names that are only the node's own ADDRESSES and DNS_NAMES
     (what the inventory says the node is, never what the node reports about itself)."""
     from cryptography import x509
-    from cryptography.x509.oid import NameOID
 
     identity = node_identity(node)
     problems = []
@@ -322,38 +339,12 @@ def serving_csr_decision(
         problems.append(f"it was asked for by {username}, not by {identity}")
     if NODES_GROUP not in (groups or []):
         problems.append(f"its requester is not in {NODES_GROUP}")
-    if signer_name != KUBELET_SERVING_SIGNER:
-        problems.append(f"it names the signer {signer_name}, not {KUBELET_SERVING_SIGNER}")
-    usages = list(usages or [])
-    if "server auth" not in usages:
-        problems.append("it does not ask for server auth")
-    extra_usages = sorted(set(usages) - KUBELET_SERVING_USAGES)
-    if extra_usages:
-        problems.append(f"it asks for usages {', '.join(extra_usages)}")
-    try:
-        request = x509.load_pem_x509_csr(request_pem)
-    except ValueError:
-        problems.append("its request is not a PEM certificate request")
+    request = _node_request_problems(
+        problems, signer_name, KUBELET_SERVING_SIGNER, usages, "server auth", KUBELET_SERVING_USAGES,
+        request_pem, identity, f", not {identity}",
+    )  # fmt: skip
+    if request is None:
         return CsrDecision(False, "; ".join(problems))
-    if not request.is_signature_valid:
-        problems.append("its request is not signed by the key it carries")
-    names = [a.value for a in request.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    if names != [identity]:
-        asked = ", ".join(str(n) for n in names) or "no common name"
-        problems.append(f"it asks for {asked}, not {identity}")
-    organizations = [a.value for a in request.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
-    if organizations != [NODES_GROUP]:
-        asked = ", ".join(str(o) for o in organizations) or "none"
-        problems.append(f"it asks for organizations {asked}, not {NODES_GROUP} alone")
-    others = sorted(
-        {
-            a.oid.dotted_string
-            for a in request.subject
-            if a.oid not in (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME)
-        }
-    )
-    if others:
-        problems.append(f"its subject has other attributes ({', '.join(others)})")
     for extension in request.extensions:
         if not isinstance(extension.value, x509.SubjectAlternativeName):
             problems.append(f"it asks for the extension {extension.oid.dotted_string}")

@@ -72,6 +72,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edgewright.xds.cli",
     "edgewright.twins.cli",
     "edgewright.images.cli",
+    "edgewright.collection.cli",
 )
 
 

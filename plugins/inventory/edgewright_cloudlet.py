@@ -24,9 +24,9 @@ description:
   - The inventory file's name must end in C(edgewright_cloudlet.yml) or C(edgewright_cloudlet.yaml).
 options:
   plugin:
-    description: The name of this plugin.
+    description: The name of this plugin, C(edgewright.edge.edgewright_cloudlet) from the collection.
     required: true
-    choices: [edgewright_cloudlet]
+    choices: [edgewright_cloudlet, edgewright.edge.edgewright_cloudlet]
   outputs_file:
     description: JSON written by C(pulumi stack output --json); relative paths start at the inventory file.
     type: str

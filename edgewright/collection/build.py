@@ -11,7 +11,7 @@ go through the collection:
   `| edgewright.edge.mesh_endpoints`;
 - a project module named as a mapping key of a task (its action, or a module_defaults entry):
   module_defaults never search the collection, so `mesh_election:` becomes `edgewright.edge.mesh_election:`
-  there (and, for one rule, in a task's action too, where the collection would find it either way).
+  there, and in a task's action alike (where the collection would find it anyway): one rule for both.
 Staging rewrites exactly those names, then checks that none is left unqualified in a form the rewrite does
 not know, so such a form fails the build, naming the file, instead of a site's run.
 """
@@ -184,12 +184,16 @@ def qualify_filters(text: str, names: Names) -> str:
     return mapped.sub(lambda m: f"{m.group(1)}{m.group(2)}{names.prefix}{m.group(3)}{m.group(2)}", text)
 
 
-def unqualified_filters(text: str, names: Names) -> list[str]:
-    """Where TEXT still names a project filter by its short name, by line."""
+def unqualified_filters(text: str, names: Names, *, yaml_comments: bool = False) -> list[str]:
+    """Where TEXT still names a project filter by its short name, by line; with YAML_COMMENTS, a YAML
+    comment that mentions one is no use of it."""
     pattern = re.compile(rf"(?<![\w.])({_any_of(names.filters)})(?!\w)")
+    lines = text.splitlines()
+    if yaml_comments:
+        lines = [re.split(r"(?:^|\s)#", line, maxsplit=1)[0] for line in lines]
     return [
         f"line {number} names the filter {match.group(1)} unqualified"
-        for number, line in enumerate(text.splitlines(), 1)
+        for number, line in enumerate(lines, 1)
         for match in pattern.finditer(line)
     ]
 
@@ -277,7 +281,7 @@ def staged_text(relative: Path, text: str, names: Names) -> tuple[str, list[str]
             text = qualify_actions(text, names)
             left += unqualified_actions(text, names)
         text = qualify_filters(text, names)
-        left += unqualified_filters(text, names)
+        left += unqualified_filters(text, names, yaml_comments=relative.suffix != ".j2")
     return text, left
 
 

@@ -135,6 +135,13 @@ def test_a_filter_in_another_form_is_caught():
     assert unqualified_filters("{% filter mesh_endpoints(n, 1) %}a{% endfilter %}", NAMES)
 
 
+def test_a_yaml_comment_naming_a_filter_is_no_use_of_it():
+    text = '# mesh_endpoints gives host:port\nx: "{{ a }}"  # as mesh_endpoints does\n'
+    assert unqualified_filters(text, NAMES, yaml_comments=True) == []
+    # In a template a '#' is text it renders.
+    assert unqualified_filters("# {{ a }} mesh_endpoints\n", NAMES)
+
+
 def test_actions_and_module_defaults_name_the_collections_modules():
     text = textwrap.dedent("""\
         - name: Elect

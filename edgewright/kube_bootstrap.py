@@ -114,6 +114,32 @@ def revoke(api, node: str) -> list[str]:
     return names
 
 
+def apply_renewal_binding(kubeconfig: str, node: str, present: bool, check_mode: bool) -> dict:
+    """Ensure the binding that lets the controller manager approve NODE's own client certificate renewals
+    is PRESENT or absent."""
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
+
+    from edgewright.attest import revocation
+
+    rbac = client.RbacAuthorizationV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
+    name = revocation.renewal_binding_name(node)
+    try:
+        rbac.read_cluster_role_binding(name)
+        exists = True
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        exists = False
+    changed = exists != present
+    if changed and not check_mode:
+        if present:
+            rbac.create_cluster_role_binding(revocation.renewal_binding(node))
+        else:
+            rbac.delete_cluster_role_binding(name)
+    return {"state": "present" if present else "absent", "changed": changed}
+
+
 def csr_common_name(request_pem: bytes) -> str | None:
     """The subject CN of a PEM certificate signing request (None when it cannot be read)."""
     from cryptography import x509

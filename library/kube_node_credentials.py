@@ -11,7 +11,8 @@ description:
   - Runs on the controller as an action plugin, in the controller's own process as the operator (whatever
     C(become) the play sets), with the kubernetes Python client.
   - Deletes every bootstrap token issued for I(node) and every certificate signing request for its identity
-    (C(system:node:NODE)), so that nothing in the API can be used to issue it a new certificate. The client
+    (C(system:node:NODE)), and the binding that let its own client certificate renewals be approved, so
+    that nothing in the API can be used to issue it a new certificate. The client
     certificate the node already holds cannot be revoked in Kubernetes; it lapses at its expiry (a day in
     the lab), and decommissioning deletes it from the node and deletes the Node.
 options:
@@ -29,4 +30,5 @@ EXAMPLES = r"""
 RETURN = r"""
 tokens: {description: Bootstrap token Secrets deleted., returned: always, type: list}
 csrs: {description: Certificate signing requests deleted., returned: always, type: list}
+renewal_binding: {description: The renewal binding (always absent afterwards) and whether this run deleted it., returned: always, type: dict}
 """

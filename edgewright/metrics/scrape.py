@@ -70,16 +70,19 @@ def hosts_from_inventory(
     vip_group: str = "lb_vrrp_pairs",
     node_exporter_port: int = 9100,
     envoy_metrics_port: int = 9902,
+    excluded: Iterable[str] = (),
 ) -> list[ScrapeHost]:
-    """Every host of NODE_GROUPS once, in inventory order, with what its variables say about its targets.
+    """Every host of NODE_GROUPS once, in inventory order, with what its variables say about its targets;
+    never a host of EXCLUDED (nodes being decommissioned, still in the inventory).
 
     A host's own `node_exporter_port`, `envoy_metrics_port` and `keepalived_vip` win over the defaults.
     """
     lbs, platform, paired = (set(groups.get(g, ())) for g in (lb_group, platform_group, vip_group))
     seen: dict[str, ScrapeHost] = {}
+    left_out = set(excluded)
     for group in node_groups:
         for name in groups.get(group, ()):
-            if name in seen:
+            if name in seen or name in left_out:
                 continue
             hv = hostvars.get(name, {})
             role = "loadbalancer" if name in lbs else "platform" if name in platform else "edge_node"

@@ -7,7 +7,14 @@ from typing import ClassVar
 
 from edgewright.controller.action import KubernetesAction
 from edgewright.controller.specs import KUBE_NODE
-from edgewright.kube_bootstrap import core_api, delete_csrs, node_csrs, node_tokens, revoke
+from edgewright.kube_bootstrap import (
+    apply_renewal_binding,
+    core_api,
+    delete_csrs,
+    node_csrs,
+    node_tokens,
+    revoke,
+)
 
 
 class ActionModule(KubernetesAction):
@@ -23,4 +30,11 @@ class ActionModule(KubernetesAction):
         if not self.check_mode:
             revoke(api, node)
             delete_csrs(kubeconfig, csrs)
-        return {"changed": bool(tokens or csrs), "tokens": tokens, "csrs": csrs}
+        # A node of the same name later must earn its renewals again, through its own attestation.
+        binding = apply_renewal_binding(kubeconfig, node, False, self.check_mode)
+        return {
+            "changed": bool(tokens or csrs or binding["changed"]),
+            "tokens": tokens,
+            "csrs": csrs,
+            "renewal_binding": binding,
+        }

@@ -11,6 +11,7 @@ from edgewright.attest.verifier import Verifier
 from edgewright.controller.action import KubernetesAction
 from edgewright.controller.specs import KUBE_NODE
 from edgewright.kube_bootstrap import (
+    apply_renewal_binding,
     certificates_api,
     core_api,
     csr_outcome,
@@ -36,28 +37,6 @@ def apply_node(api, node: str, standing: str, check_mode: bool) -> dict:
     if patch is not None and not check_mode:
         api.patch_node(node, patch)
     return {"registered": True, "patch": patch}
-
-
-def apply_binding(kubeconfig: str, node: str, present: bool, check_mode: bool) -> dict:
-    from kubernetes import client, config
-    from kubernetes.client.exceptions import ApiException
-
-    rbac = client.RbacAuthorizationV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
-    name = revocation.renewal_binding_name(node)
-    try:
-        rbac.read_cluster_role_binding(name)
-        exists = True
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-        exists = False
-    changed = exists != present
-    if changed and not check_mode:
-        if present:
-            rbac.create_cluster_role_binding(revocation.renewal_binding(node))
-        else:
-            rbac.delete_cluster_role_binding(name)
-    return {"state": "present" if present else "absent", "changed": changed}
 
 
 def deny_pending(kubeconfig: str, node: str, reason: str, verifier_dir, check_mode: bool) -> list[str]:
@@ -94,7 +73,7 @@ class ActionModule(KubernetesAction):
         result = {"denied": [], "tokens": []}
         api = core_api(kubeconfig)
         # Renewals stop first: the taint below makes the node's pods leave, and nothing may renew meanwhile.
-        result["renewal_binding"] = apply_binding(kubeconfig, node, not quarantined, self.check_mode)
+        result["renewal_binding"] = apply_renewal_binding(kubeconfig, node, not quarantined, self.check_mode)
         if quarantined:
             result["denied"] = deny_pending(kubeconfig, node, p["reason"], p["verifier_dir"], self.check_mode)
             result["tokens"] = node_tokens(api, node) if self.check_mode else revoke(api, node)

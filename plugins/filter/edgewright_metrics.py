@@ -30,7 +30,7 @@ def prometheus_scrape_configs(groups: Any, hostvars: Any, settings: dict[str, An
     """groups | edgewright_prometheus_scrape_configs(hostvars, settings) -> the `scrape_configs` list.
 
     SETTINGS: node_groups, lb_group, platform_group, vip_group, node_exporter_port, envoy_metrics_port,
-    xds_targets, verifier_targets.
+    excluded, xds_targets, verifier_targets.
     """
     _require()
     settings = dict(settings)

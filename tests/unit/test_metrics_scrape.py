@@ -41,6 +41,13 @@ def test_every_host_once_with_its_role_and_ports():
     assert jobs["envoy"]["metrics_path"] == "/stats/prometheus"
 
 
+def test_a_decommissioned_host_is_scraped_no_more_though_still_in_the_inventory():
+    hosts = hosts_from_inventory(GROUPS, HOSTVARS, excluded=["edge-1", "lb-b"])
+    assert [h.name for h in hosts] == ["lb-a", "plat"]
+    targets = [t for job in scrape_configs(hosts) for c in job["static_configs"] for t in c["targets"]]
+    assert not [t for t in targets if t.startswith(("10.0.0.13:", "10.0.0.12:"))], targets
+
+
 def test_a_shared_vip_is_one_target_kept_to_liveness_metrics():
     vip = jobs_by_name()["vip"]
     assert vip["static_configs"] == [

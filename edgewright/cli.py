@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from edgewright.errors import UsageError, describe
+from edgewright.errors import ExitStatus, UsageError, describe
 
 COMMAND_MODULES: tuple[str, ...] = (
     "edgewright.lab.cli",
@@ -71,9 +71,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BaseException as error:  # the one place every error of a command ends, Ctrl-C included
         if debug:
             traceback.print_exc()
-        status, message = describe(error)
-        print(f"{getattr(error, 'prog', None) or prog}: error: {message}", file=sys.stderr)
-        return int(status)
+        return int(report(error, getattr(error, "prog", None) or prog))
+
+
+def report(error: BaseException, prog: str) -> ExitStatus:
+    """Print ERROR as the one line PROG's error is (`edgewright lab up: error: ...`); returns its exit
+    status."""
+    status, message = describe(error)
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return status
 
 
 def project_root(start: Path | None = None) -> Path:

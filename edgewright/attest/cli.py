@@ -26,7 +26,7 @@ from edgewright.attest.store import Store
 from edgewright.attest.verifier import Verifier
 from edgewright.controller.dirs import Directories
 from edgewright.controller.inventory import inventory_directories
-from edgewright.errors import UsageError, os_error
+from edgewright.errors import EdgewrightError, UsageError, describe, os_error
 
 
 def find_store(store: str | None, inventory: str | None, node: str | None) -> str:
@@ -204,10 +204,14 @@ def run_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--listen {args.listen!r} must be HOST:PORT and --deadline positive")
     verifier = _verifier(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    log = logging.getLogger("edgewright.attest.push")
 
     def revoke_node(node: str, reason: str) -> None:
         # From the service's threads: the run's lines go to the service's log stream, with no status line.
-        revoke(node, reason, args.store, args.inventory, out=sys.stderr, live=False)
+        try:
+            revoke(node, reason, args.store, args.inventory, out=sys.stderr, live=False)
+        except (EdgewrightError, OSError) as error:
+            log.error("revoke.yml did not run for %s (it stays quarantined): %s", node, describe(error)[1])
 
     try:
         context = push.tls_context(Path(args.tls_cert), Path(args.tls_key), Path(args.client_ca))
@@ -219,7 +223,7 @@ def run_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    logging.getLogger("edgewright.attest.push").info("taking pushed quotes on %s", args.listen)
+    log.info("taking pushed quotes on %s", args.listen)
     stop.wait()
     server.shutdown()
     service.stop()

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from edgewright.cli import format_table, project_root
+from edgewright.cli import format_table, project_root, report
 from edgewright.errors import EdgewrightError, describe
 from edgewright.lab.nodes import inventory_lab
 from edgewright.playbooks.progress import Console, Progress
@@ -108,9 +108,8 @@ def stage_table(run: PlaybookRun, root: Path, progress: Progress, console: Conso
             try:
                 console.line(status_report(lab, log=lambda line: print(line, file=sys.stderr)))
             except (EdgewrightError, OSError) as error:
-                print(
-                    f"edgewright run: error: no stage table for lab {lab!r}: {describe(error)[1]}",
-                    file=sys.stderr,
+                report(
+                    EdgewrightError(f"no stage table for lab {lab!r}: {describe(error)[1]}"), "edgewright run"
                 )
     elif progress.stages:
         console.line("")

@@ -205,3 +205,38 @@ def test_what_is_missing_is_one_line_before_anything_runs(args, message, tmp_pat
     assert proc.stdout == "" and proc.stderr.startswith("edgewright run: error: ")
     assert message in proc.stderr and len(proc.stderr.splitlines()) == 1
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_lab_inventory_ends_with_the_labs_status_and_keeps_the_playbooks_status(tmp_path):
+    """On an inventory `lab up` wrote, the run ends with `lab status` of that lab; when that cannot be had
+    (here: no podman on PATH) it says so in one line and the exit status stays the playbook's."""
+    local = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    inventory = {"all": {"vars": {"edgewright_lab": "runstage"}, "hosts": {"runstage-1": local}}}
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    # Its task runs on the controller (debug): the node needs no tools from the empty PATH.
+    (tmp_path / "hello.yml").write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "Hello",
+                    "hosts": "all",
+                    "gather_facts": False,
+                    "tasks": [{"ansible.builtin.debug": {"msg": "hello"}}],
+                }
+            ]
+        )
+    )
+    (tmp_path / "bin").mkdir()
+    proc = edgewright(
+        "run",
+        str(tmp_path / "hello.yml"),
+        "-i",
+        str(tmp_path / "hosts.yml"),
+        env={"EDGEWRIGHT_HOME": str(tmp_path / "home"), "PATH": str(tmp_path / "bin")},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [line] = proc.stderr.splitlines()
+    assert line.startswith(
+        "edgewright run: error: no stage table for lab 'runstage': podman is not installed"
+    )
+    assert proc.stdout.splitlines()[-1].startswith(f"{tmp_path / 'hello.yml'}: ok; log: ")

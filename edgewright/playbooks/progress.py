@@ -4,6 +4,9 @@ Each play gets a line as it starts; each node a line as it leaves a phase (a rol
 tasks) with what the phase did on it; a failed task or an unreachable node one line naming the node and
 the task, as it happens; Ansible's warnings and errors one line each. On a terminal, the task under way
 shows on a status line that the next line replaces. The whole of Ansible's output goes to the run's log.
+
+A role a role includes (the attest gate the mesh and kubelet roles include, the kubelet's artefact tasks
+kube_proxy includes) and a role's handlers are part of the phase under way, not phases of their own.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ RECAP = (
 # The task that checks a role's arguments against its argument specs: when it passes it is no phase of its own.
 ARGUMENT_CHECK = "validate_argument_spec"
 # The module that records a node's lifecycle stage; its result names the node's stage after it.
+# Tasks that include a role: what they include belongs to the phase that includes it.
+INCLUDES = ("include_role", "include_tasks", "import_role", "import_tasks")
 STAGE_MODULE = "edge_stage"
 # A failure message longer than this is cut: the log has it whole.
 MESSAGE_LIMIT = 300
@@ -122,6 +127,11 @@ def failure_message(result: Mapping) -> str:
     return one_line(message or "failed", MESSAGE_LIMIT)
 
 
+def _handler(data: Mapping) -> bool:
+    # ansible-runner reports a handler as a task; its file says what it is.
+    return "/handlers/" in str(data.get("task_path") or "")
+
+
 def _module(data: Mapping) -> str:
     return str(data.get("resolved_action") or data.get("task_action") or "").rsplit(".", 1)[-1]
 
@@ -147,7 +157,8 @@ class Progress:
         self._width = 6
         self._said: set[str] = set()
         self._pending: str | None = None
-        self._handlers = False
+        # Per node: the roles a role's task included (their tasks continue its phase), and that phase.
+        self._included: dict[str, tuple[set[str], str]] = {}
 
     def handle(self, event: Mapping) -> bool:
         """Take one event. Returns False: ansible-runner need not keep it (the log has the output)."""
@@ -159,7 +170,7 @@ class Progress:
         self._say_pending()
         if kind == "playbook_on_play_start":
             self._close_phases()
-            self._handlers = False
+            self._included = {}
             self._play = str(data.get("play") or data.get("name") or data.get("play_pattern") or "")
             self.console.line(f"PLAY {self._play}")
         elif kind == "playbook_on_no_hosts_matched":
@@ -167,9 +178,8 @@ class Progress:
         elif kind in ("playbook_on_task_start", "playbook_on_handler_task_start"):
             # With Ansible's linear strategy every node is done with the tasks before this one: the phases
             # this task does not continue are over.
-            self._handlers = kind == "playbook_on_handler_task_start"
             if _module(data) != ARGUMENT_CHECK:
-                self._close_phases(keep=self._phase_name(data))
+                self._close_phases(task=data)
             self.console.status(f"  ... {task_name(data)}")
         elif kind == "runner_on_start":
             host = str(data.get("host") or "?")
@@ -196,7 +206,12 @@ class Progress:
         result = data.get("res") or {}
         if _module(data) == ARGUMENT_CHECK and kind != "runner_on_failed":
             return
-        phase = self._phase(host, self._phase_name(data))
+        name = self._phase_name(host, data)
+        if data.get("role") not in self._included.get(host, (set(), ""))[0] and not _handler(data):
+            self._included.pop(host, None)  # the included roles' tasks are over
+        phase = self._phase(host, name)
+        if _module(data) in INCLUDES:
+            self._include(host, data, result, phase.name)
         if kind == "runner_on_unreachable":
             phase.add("unreachable")
             self._failure(Failure(host, task_name(data), failure_message(result), unreachable=True))
@@ -231,15 +246,30 @@ class Progress:
         self._phases[host] = Phase(name, self._task_started.get(host, self.clock()))
         return self._phases[host]
 
-    def _phase_name(self, data: Mapping) -> str:
-        """A task's phase: its role, or its play's own tasks; their handlers are a phase of their own."""
-        name = str(data.get("role") or "tasks")
-        return f"{name} handlers" if self._handlers else name
+    def _phase_name(self, host: str, data: Mapping) -> str:
+        """The phase a task of DATA's is part of on HOST: its role's, or its play's own tasks; the phase
+        under way for a handler or a task of a role a role included."""
+        role = data.get("role")
+        current = self._phases.get(host)
+        if current is not None and _handler(data):
+            return current.name
+        roles, phase = self._included.get(host, (set(), ""))
+        if role in roles:
+            return phase
+        return str(role or "tasks")
 
-    def _close_phases(self, keep: str | None = None) -> None:
-        """Say and forget every node's phase but one named KEEP."""
+    def _include(self, host: str, data: Mapping, result: Mapping, phase: str) -> None:
+        """A role's task included a role: its tasks on HOST are part of PHASE. (What a play's own tasks
+        include is a phase of its own, the play's main role often: playbooks/mesh.yml.)"""
+        included = (result.get("include_args") or {}).get("name") if isinstance(result, Mapping) else None
+        if included and data.get("role"):
+            roles, _ = self._included.get(host, (set(), phase))
+            self._included[host] = (roles | {str(included)}, phase)
+
+    def _close_phases(self, task: Mapping | None = None) -> None:
+        """Say and forget every node's phase, but those TASK continues."""
         for host in sorted(self._phases, key=lambda host: self._order.get(host, len(self._order))):
-            if self._phases[host].name != keep:
+            if task is None or self._phases[host].name != self._phase_name(host, task):
                 self._say_phase(host, self._phases.pop(host))
 
     def _say_phase(self, host: str, phase: Phase) -> None:

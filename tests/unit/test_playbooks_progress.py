@@ -70,29 +70,45 @@ def test_ansibles_errors_and_warnings_are_one_line_each_with_where_they_come_fro
     ]
 
 
-def _result(kind: str, host: str, task: str, role: str, ignore_errors: bool = False, **res) -> dict:
-    data = {"host": host, "task": task, "role": role, "task_action": "ansible.builtin.command", "res": res}
-    return {"event": kind, "event_data": {**data, "ignore_errors": ignore_errors}}
+def _task(task: str, role: str | None, action: str = "ansible.builtin.command", path: str = "") -> dict:
+    data = {"task": task, "task_action": action, "task_path": path or f"/site/roles/{role}/tasks/main.yml:1"}
+    return {**data, "role": role} if role else data
 
 
-def test_handlers_are_a_phase_of_their_own_and_ignored_errors_no_failure():
+def _ran(kind: str, host: str, task: dict, ignore_errors: bool = False, **res) -> list[dict]:
+    """The events of TASK on HOST: its start, then its result RES."""
+    return [
+        {"event": "playbook_on_task_start", "event_data": task},
+        {"event": "runner_on_start", "event_data": {**task, "host": host}},
+        {"event": kind, "event_data": {**task, "host": host, "res": res, "ignore_errors": ignore_errors}},
+    ]
+
+
+def test_a_role_a_role_includes_and_its_handlers_are_part_of_its_phase():
+    include = _task("Refuse the node unless attested", "mesh", action="ansible.builtin.include_role")
     lines = view(
-        {"event": "playbook_on_play_start", "event_data": {"play": "Baseline"}},
-        {"event": "playbook_on_task_start", "event_data": {"task": "Install", "role": "common"}},
-        _result("runner_on_ok", "n-1", "Install", "common", changed=True),
-        {"event": "playbook_on_task_start", "event_data": {"task": "Maybe", "role": "common"}},
-        _result("runner_on_failed", "n-1", "Maybe", "common", ignore_errors=True, msg="expected"),
-        {"event": "playbook_on_handler_task_start", "event_data": {"task": "Restart", "role": "common"}},
-        _result("runner_on_ok", "n-1", "Restart", "common", changed=True),
-        {
-            "event": "playbook_on_stats",
-            "event_data": {"ok": {"n-1": 2}, "changed": {"n-1": 2}, "ignored": {"n-1": 1}},
-        },
+        {"event": "playbook_on_play_start", "event_data": {"play": "Mesh"}},
+        *_ran("runner_on_ok", "n-1", _task("Check the settings", "mesh")),
+        *_ran("runner_on_ok", "n-1", include, include_args={"name": "attest", "tasks_from": "gate"}),
+        *_ran("runner_on_ok", "n-1", _task("Refuse the node unless the verifier has it attested", "attest")),
+        *_ran("runner_on_ok", "n-1", _task("Join the overlay", "mesh"), changed=True),
+        *_ran("runner_on_ok", "n-1", _task("Probe", "node_exporter")),
+        *_ran("runner_on_failed", "n-1", _task("Maybe", "node_exporter"), ignore_errors=True, msg="expected"),
+        # A handler of the mesh role, flushed while node_exporter runs.
+        *_ran(
+            "runner_on_ok",
+            "n-1",
+            _task("Restart mesh", "mesh", path="/site/roles/mesh/handlers/main.yml:1"),
+            changed=True,
+        ),
+        # attest, no longer included, is a phase of its own.
+        *_ran("runner_on_ok", "n-1", _task("Attest", "attest")),
     )
     assert lines == [
-        "PLAY Baseline",
-        "  n-1     common                ok=1 changed=1 ignored=1        0.0s",
-        "  n-1     common handlers       ok=1 changed=1                  0.0s",
+        "PLAY Mesh",
+        "  n-1     mesh                  ok=4 changed=1                  0.0s",
+        "  n-1     node_exporter         ok=2 changed=1 ignored=1        0.0s",
+        "  n-1     attest                ok=1                            0.0s",
     ]
 
 

@@ -12,6 +12,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from edgewright.errors import EdgewrightError
+
 TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 TOKEN_ID = re.compile(r"^[a-z0-9]{6}$")
 TOKEN_SECRET = re.compile(r"^[a-z0-9]{16}$")
@@ -28,7 +30,7 @@ NODES_GROUP = "system:nodes"
 BOOTSTRAPPERS_GROUP = "system:bootstrappers"
 
 
-class TokenError(ValueError):
+class TokenError(EdgewrightError, ValueError):
     """Bad input for a bootstrap token; nothing was created."""
 
 

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from edgewright.attest import cli
+from edgewright import cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edgewright.attest")
-    commands = parser.add_subparsers(dest="command", required=True)
-    cli.register(commands)
-    args = parser.parse_args(["attest", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
+    """`edgewright attest ARGV...`, through the command line's one parser and error path."""
+    return cli.main(["attest", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -18,12 +18,13 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from edgewright.errors import EdgewrightError
 from edgewright.pki import self_signed_ca
 
 CA_YEARS = 20
 
 
-class ManufacturerError(RuntimeError):
+class ManufacturerError(EdgewrightError, RuntimeError):
     """The TPM could not be made; the message says which step failed and why."""
 
 

@@ -35,6 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from edgewright.attest.verifier import ATTESTED, QUARANTINED, RELEASED, Refused, Verifier, VerifierError
+from edgewright.errors import EdgewrightError
 from edgewright.xds.identity import identity_of_pem
 
 log = logging.getLogger("edgewright.attest.push")
@@ -43,7 +44,7 @@ MAX_BODY = 64 * 1024
 _PATH = re.compile(r"^/v1/nodes/([A-Za-z0-9][A-Za-z0-9._-]{0,127})/(nonce|quote)$")
 
 
-class PushError(ValueError):
+class PushError(EdgewrightError, ValueError):
     """A push the service refuses before it reaches the verifier (the message says why)."""
 
 

@@ -58,6 +58,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
+from edgewright.errors import EdgewrightError, PermissionDenied
+
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 DATABASE_FILE = "verifier.db"
 SETTINGS_FILE = "store.json"
@@ -108,8 +110,12 @@ EVIDENCE_PRUNE = delete(EVIDENCE).where(EVIDENCE.c.id <= bindparam("upto"))
 ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
-class StoreError(ValueError):
+class StoreError(EdgewrightError, ValueError):
     """A name, a record or a setting of the verifier's store that cannot be used; the message says which."""
+
+
+class StoreAccessDenied(StoreError, PermissionDenied):
+    """The operating system refused the store's file or directory to the user running the verifier."""
 
 
 class EkConflict(StoreError):
@@ -206,7 +212,7 @@ class Store:
         except FileNotFoundError:
             return {}
         except PermissionError:
-            raise StoreError(f"cannot read {path}: permission denied") from None
+            raise StoreAccessDenied(f"cannot read {path}: permission denied") from None
         if mode & 0o077:
             # It may hold the database's password: refuse rather than use a secret others can read.
             raise StoreError(f"{path} is readable by group or others: chmod 600 it")
@@ -242,7 +248,9 @@ class Store:
         try:
             path.mkdir(parents=True, exist_ok=True, mode=0o700)
         except PermissionError:
-            raise StoreError(f"cannot create the verifier's directory {path}: permission denied") from None
+            raise StoreAccessDenied(
+                f"cannot create the verifier's directory {path}: permission denied"
+            ) from None
 
     def engine(self) -> Engine:
         """The database engine, made (with the schema, and any old JSON store imported) on first use."""
@@ -291,7 +299,9 @@ class Store:
         try:
             os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         except PermissionError:
-            raise StoreError(f"cannot open the verifier's database {path}: permission denied") from None
+            raise StoreAccessDenied(
+                f"cannot open the verifier's database {path}: permission denied"
+            ) from None
 
     @staticmethod
     def _sqlite_transactions(engine: Engine) -> None:
@@ -531,7 +541,7 @@ class Store:
         except FileNotFoundError:
             return False
         except PermissionError:
-            raise StoreError(f"cannot read {self.ek_allowlist}: permission denied") from None
+            raise StoreAccessDenied(f"cannot read {self.ek_allowlist}: permission denied") from None
         return ek_sha256 in {line.split("#")[0].strip().lower() for line in lines}
 
     # -- evidence -----------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from edgewright.attest import ekcert, measurements, structures
 from edgewright.attest.store import EkConflict, Store, check_name
+from edgewright.errors import EdgewrightError
 
 ENROLLING = "enrolling"
 ENROLLED = "enrolled"
@@ -45,11 +46,11 @@ EK_REQUIRED_ATTRIBUTES = (
 )
 
 
-class VerifierError(ValueError):
+class VerifierError(EdgewrightError, ValueError):
     """Input the verifier cannot work with (not a verdict on the node); the message names the problem."""
 
 
-class Refused(RuntimeError):
+class Refused(EdgewrightError, RuntimeError):
     """The node may not proceed: quarantined, or not attested. The message says why and how to release."""
 
 

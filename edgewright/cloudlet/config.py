@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from edgewright.errors import EdgewrightError
 from edgewright.loadbalancer.portmap import DEFAULT_REMAP_START, AppPorts, PortMap, PortMapError
 
 # Names end up in Kubernetes object names and DNS labels (at most 63 characters, lowercase):
@@ -23,7 +24,7 @@ CLOUDLET_NAME = re.compile(r"[a-z][a-z0-9-]{0,19}")
 APP_NAME = re.compile(r"[a-z][a-z0-9-]{0,29}")
 
 
-class CloudletConfigError(ValueError):
+class CloudletConfigError(EdgewrightError, ValueError):
     """The stack configuration is wrong; the message names the key and what is expected."""
 
 

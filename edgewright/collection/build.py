@@ -32,6 +32,8 @@ from pathlib import Path
 
 import yaml
 
+from edgewright.errors import EdgewrightError
+
 # The collection's own files in the tree (galaxy.yml, its README and changelog, meta/).
 SOURCE = "collection"
 # Never part of the collection: tests, caches, editor and tool leftovers.
@@ -40,7 +42,7 @@ SKIPPED_SUFFIXES = (".pyc", ".pyo", ".retry", "~", ".orig", ".rej")
 PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 
 
-class CollectionError(Exception):
+class CollectionError(EdgewrightError):
     """The tree cannot be built as the collection; the message says what to change."""
 
 

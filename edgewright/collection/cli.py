@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from edgewright.collection.build import CollectionError, build
+from edgewright.cli import project_root
+from edgewright.collection.build import build
 
 
 def register(subparsers) -> None:
@@ -26,13 +26,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgewright.cli import project_root
-
     tree = project_root()
-    try:
-        tarball = build(tree, args.output or tree / "build" / "collection")
-    except CollectionError as exc:
-        print(f"edgewright: error: {exc}", file=sys.stderr)
-        return 2
-    print(tarball)
+    print(build(tree, args.output or tree / "build" / "collection"))
     return 0

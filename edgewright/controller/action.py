@@ -9,24 +9,11 @@ from typing import Any
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from edgewright.attest.store import StoreError
-from edgewright.attest.verifier import Refused, VerifierError
 from edgewright.controller.dirs import DIRECTORY_VARS, Directories
-from edgewright.kube_bootstrap import TokenError
-from edgewright.mesh.election import ElectionError
-from edgewright.mesh.identity import IdentityError as MeshIdentityError
-from edgewright.xds.identity import IdentityError as XdsIdentityError
+from edgewright.errors import EdgewrightError
 
 # edgewright's domain errors: each says in words what is wrong, so it becomes the task's message as it is.
-DOMAIN_ERRORS: tuple[type[Exception], ...] = (
-    StoreError,
-    VerifierError,
-    Refused,
-    ElectionError,
-    MeshIdentityError,
-    XdsIdentityError,
-    TokenError,
-)
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (EdgewrightError,)
 
 
 class Failed(Exception):

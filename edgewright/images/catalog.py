@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from edgewright.errors import EdgewrightError
+
 # The registries whose names the cluster uses and the site registry stands in for.
 UPSTREAM_REGISTRIES = ("registry.k8s.io", "docker.io", "edgewright.io")
 
 
-class ImageError(RuntimeError):
+class ImageError(EdgewrightError, RuntimeError):
     """An image cannot be built, pushed or listed; the message names the image or registry and why."""
 
 

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from edgewright.cli import format_table
 from edgewright.images.catalog import RECIPES, ImageError, select
 from edgewright.images.site import SiteRegistry, build, built_fingerprint, push, read_digests, write_digests
 from edgewright.lab import podman
@@ -57,14 +58,6 @@ def _registry(args: argparse.Namespace) -> SiteRegistry | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except (ImageError, podman.PodmanError) as exc:
-        print(f"edgewright: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _run(args: argparse.Namespace) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr)
 
@@ -89,9 +82,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(rows, indent=2))
         else:
-            from edgewright.cli import format_table
-
-            print(format_table(rows))
+            print(format_table(rows, empty="no images"))
         return 0
     podman.ensure_usable()
     changed = [name for name, recipe in recipes.items() if build(recipe, log=log)]

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from edgewright.controller.dirs import Directories
+from edgewright.errors import EdgewrightError
 from edgewright.pki import self_signed_ca
 
 # The API port and the others are offsets from a base the operator picks, so several labs can run side
@@ -57,7 +58,7 @@ COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-schedul
 CONTROL_PLANE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet")
 
 
-class ControlPlaneError(RuntimeError):
+class ControlPlaneError(EdgewrightError, RuntimeError):
     """The control plane cannot be set up or did not start; the message says which part and why."""
 
 

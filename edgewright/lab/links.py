@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import ipaddress
 
+from edgewright.errors import EdgewrightError
 from edgewright.lab import podman
 
 CHAIN = "EDGEWRIGHT-LAB-CUT"
 
 
-class LinkError(ValueError):
+class LinkError(EdgewrightError, ValueError):
     """A cut that cannot be made; the message names the node or value."""
 
 

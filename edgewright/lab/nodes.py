@@ -27,6 +27,7 @@ import yaml
 from edgewright.attest.store import Store
 from edgewright.attest.verifier import Verifier
 from edgewright.controller.dirs import Directories
+from edgewright.errors import EdgewrightError
 from edgewright.lab import links, podman, tpm
 from edgewright.lab.image import IMAGE, current_digest, ensure_image
 from edgewright.lab.kube import (
@@ -62,7 +63,7 @@ SITE_REGISTRY_PORT = 5000
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 
 
-class LabError(ValueError):
+class LabError(EdgewrightError, ValueError):
     """Bad input to a lab command, or a lab that cannot be made as asked. Nothing was changed."""
 
 
@@ -595,13 +596,14 @@ class Lab:
         if state_dir(self.spec.name).exists():
             shutil.rmtree(state_dir(self.spec.name))
             removed.append(str(state_dir(self.spec.name)))
-        if inventory.exists() and _inventory_lab(inventory) == self.spec.name:
+        if inventory.exists() and inventory_lab(inventory) == self.spec.name:
             inventory.unlink()
             removed.append(str(inventory))
         return removed
 
 
-def _inventory_lab(inventory: Path) -> str | None:
+def inventory_lab(inventory: Path) -> str | None:
+    """The name of the lab whose `lab up` wrote INVENTORY, or None for an inventory of another kind."""
     try:
         return yaml.safe_load(inventory.read_text())["all"]["vars"]["edgewright_lab"]
     except (OSError, yaml.YAMLError, KeyError, TypeError):

@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import IO, Any
 
+from edgewright.errors import EdgewrightError
 
-class PodmanError(RuntimeError):
+
+class PodmanError(EdgewrightError, RuntimeError):
     """podman is missing, unusable, or a podman command failed; the message says which."""
 
 

@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from edgewright.errors import EdgewrightError
+
 MIN_PORT = 1
 MAX_PORT = 65535
 DEFAULT_REMAP_START = 10000
@@ -55,7 +57,7 @@ class Protocol(StrEnum):
     UDP = "udp"
 
 
-class PortMapError(ValueError):
+class PortMapError(EdgewrightError, ValueError):
     """A port request that cannot be mapped; ``app`` and ``port`` name what is wrong."""
 
     def __init__(self, message: str, *, app: str | None = None, port: str | int | None = None) -> None:

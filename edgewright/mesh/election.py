@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgewright.errors import EdgewrightError
+
 DEFAULT_ZONE = "default"
 # Hardware beyond these counts no more: a head needs enough, not the most.
 CPU_SATURATION = 16
@@ -41,7 +43,7 @@ BATTERY_FACTOR = 0.5
 UNKNOWN_SPEED_MBPS = 100
 
 
-class ElectionError(ValueError):
+class ElectionError(EdgewrightError, ValueError):
     """The election cannot be held as asked; the message names the problem."""
 
 

@@ -18,6 +18,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from edgewright.errors import EdgewrightError
+
 BACKENDS = ("yggdrasil", "wireguard", "cjdns")
 # Where each backend's node addresses live: yggdrasil's are 200::/8 (300::/8 is its routed subnets, never
 # a node); cjdns's fc00::/8. WireGuard's range is the site's own (mesh_wireguard_network).
@@ -35,7 +37,7 @@ HOSTNAME = re.compile(
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 
-class IdentityError(ValueError):
+class IdentityError(EdgewrightError, ValueError):
     """A node's reported identity is refused; the message names the node and what is wrong."""
 
 

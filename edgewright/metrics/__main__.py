@@ -1,10 +1,10 @@
-"""Serve the attestation verifier's results as Prometheus metrics.
+"""Serve the attestation verifier's results as Prometheus metrics: the same commands as `edgewright metrics`.
 
 python -m edgewright.metrics verifier --store DIR --listen HOST:PORT
 """
 
 import sys
 
-from edgewright.metrics.cli import main
+from edgewright.cli import main
 
-sys.exit(main())
+sys.exit(main(["metrics", *sys.argv[1:]]))

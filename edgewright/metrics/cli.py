@@ -9,6 +9,7 @@ import sys
 import threading
 
 from edgewright.attest.store import Store
+from edgewright.errors import UsageError, os_error
 from edgewright.metrics.exposition import serve_metrics
 from edgewright.metrics.verifier import verifier_registry
 
@@ -24,11 +25,13 @@ def register(subparsers) -> None:
 
 
 def serve_verifier(args: argparse.Namespace) -> int:
+    registry = verifier_registry(Store(args.store))
     try:
-        server = serve_metrics(verifier_registry(Store(args.store)), args.listen)
-    except (OSError, ValueError) as err:
-        print(f"edgewright metrics verifier: cannot serve on {args.listen}: {err}", file=sys.stderr)
-        return 1
+        server = serve_metrics(registry, args.listen)
+    except OSError as err:
+        raise os_error(f"cannot serve on {args.listen}", err) from None
+    except ValueError as err:  # the address is not host:port
+        raise UsageError(str(err)) from None
     print(f"serving the verifier's metrics from {args.store} on {args.listen}", file=sys.stderr, flush=True)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -36,10 +39,3 @@ def serve_verifier(args: argparse.Namespace) -> int:
     stop.wait()
     server.shutdown()
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="edgewright")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["metrics", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)

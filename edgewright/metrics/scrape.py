@@ -17,12 +17,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgewright.errors import EdgewrightError
+
 ENVOY_METRICS_PATH = "/stats/prometheus"
 # Through a VIP only liveness matters; the LB's full stats come from its own address.
 VIP_KEEP_METRICS = "envoy_server_live|envoy_server_uptime"
 
 
-class ScrapeError(ValueError):
+class ScrapeError(EdgewrightError, ValueError):
     """Inventory data that cannot become a scrape target; the message names the host and variable."""
 
 

@@ -13,12 +13,14 @@ from typing import Any
 
 import bcrypt
 
+from edgewright.errors import EdgewrightError
+
 # Prometheus's exporter toolkit compares with bcrypt at its default cost; 10 keeps each request cheap.
 BCRYPT_ROUNDS = 10
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-class WebConfigError(ValueError):
+class WebConfigError(EdgewrightError, ValueError):
     """Users that cannot become basic auth entries; the message names the user, never the password."""
 
 

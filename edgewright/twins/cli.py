@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from edgewright.errors import UsageError
 from edgewright.twins.device import DeviceError, device_from_resource
 from edgewright.twins.edgemap import EdgeMapError, edge_map_from_json
 from edgewright.twins.manifests import crd, twin_objects
@@ -133,28 +134,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render.set_defaults(func=run_render)
 
 
-def _fail(message: str) -> int:
-    print(f"edgewright: error: {message}", file=sys.stderr)
-    return 2
-
-
 def _print_yaml(documents: list[dict]) -> int:
     print(yaml.safe_dump_all(documents, sort_keys=False), end="")
     return 0
 
 
 def run_manifests(args: argparse.Namespace) -> int:
+    text = args.device.read_text()
     try:
-        resource = yaml.safe_load(args.device.read_text())
-        device = device_from_resource(resource)
-    except (OSError, yaml.YAMLError, DeviceError, AttributeError) as exc:
-        return _fail(f"{args.device}: {exc}")
-    try:
-        refusal = _image_policy(args).refusal(device)
-    except ValueError as exc:
-        return _fail(str(exc))
+        device = device_from_resource(yaml.safe_load(text))
+    except (yaml.YAMLError, DeviceError, AttributeError) as exc:
+        raise DeviceError(f"{args.device}: {exc}") from None
+    refusal = _image_policy(args).refusal(device)
     if refusal:
-        return _fail(f"{args.device}: {refusal}")
+        raise DeviceError(f"{args.device}: {refusal}")
     return _print_yaml(twin_objects(device, args.node, args.namespace))
 
 
@@ -166,19 +159,16 @@ def _live_edge_map(args: argparse.Namespace):
 
 
 def _cluster_call(fn, args):
+    """FN(ARGS), the Kubernetes client's errors (it raises many kinds) made a ClusterError that says which."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
     from edgewright.twins import kube
 
     try:
-        return fn(args), None
-    except kube.ClusterError as exc:
-        return None, str(exc)
-    except Exception as exc:  # the client raises many kinds; say which and stop
-        from kubernetes.client.exceptions import ApiException
-        from urllib3.exceptions import HTTPError
-
-        if isinstance(exc, ApiException | HTTPError | OSError):
-            return None, str(kube.wrap_api_errors(exc))
-        raise
+        return fn(args)
+    except (ApiException, HTTPError, OSError) as exc:
+        raise kube.wrap_api_errors(exc) from None
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
@@ -205,15 +195,8 @@ def _reconcile_once(args: argparse.Namespace, quiet: bool) -> int:
         guard = Guard(min_dwell_s=args.min_dwell, min_gain_km=args.min_gain_km)
         return kube.reconcile(dyn, args.namespace, guard, dry_run=args.dry_run, images=images)
 
-    try:
-        images = _image_policy(args)
-    except ValueError as exc:
-        return _fail(str(exc))
-
-    outcome, error = _cluster_call(work, args)
-    if error:
-        return _fail(error)
-    report, state = outcome
+    images = _image_policy(args)
+    report, state = _cluster_call(work, args)
     prefix = "would " if args.dry_run else ""
     for change in report.changes:
         print(f"{prefix}{change}", flush=True)
@@ -227,9 +210,7 @@ def _reconcile_once(args: argparse.Namespace, quiet: bool) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    edge_map, error = _cluster_call(_live_edge_map, args)
-    if error:
-        return _fail(error)
+    edge_map = _cluster_call(_live_edge_map, args)
     text = edge_map.dumps()
     if args.output:
         args.output.write_text(text)
@@ -240,29 +221,16 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_render(args: argparse.Namespace) -> int:
     if args.output.suffix not in (".svg", ".html"):
-        return _fail(f"--output {args.output} must end in .svg or .html")
+        raise UsageError(f"--output {args.output} must end in .svg or .html")
     if args.input:
+        text = args.input.read_text()
         try:
-            edge_map = edge_map_from_json(json.loads(args.input.read_text()))
-        except (OSError, json.JSONDecodeError, EdgeMapError) as exc:
-            return _fail(f"{args.input}: {exc}")
+            edge_map = edge_map_from_json(json.loads(text))
+        except (json.JSONDecodeError, EdgeMapError) as exc:
+            raise EdgeMapError(f"{args.input}: {exc}") from None
     else:
-        edge_map, error = _cluster_call(_live_edge_map, args)
-        if error:
-            return _fail(error)
+        edge_map = _cluster_call(_live_edge_map, args)
     render = render_svg if args.output.suffix == ".svg" else render_html
     args.output.write_text(render(edge_map, args.title))
     print(f"wrote {args.output} ({len(edge_map.vertices)} vertices, {len(edge_map.edges())} links)")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The two commands on their own (`python -m edgewright.twins.cli twins reconcile ...`)."""
-    parser = argparse.ArgumentParser(prog="edgewright", description="Device twins and the edge map.")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgewright.errors import EdgewrightError
 from edgewright.twins.device import LINKS, EdgeDevice
 from edgewright.twins.placement import EdgeNode
 
@@ -22,7 +23,7 @@ EDGE_NODE = "edgeNode"
 EDGE_DEVICE = "edgeDevice"
 
 
-class EdgeMapError(ValueError):
+class EdgeMapError(EdgewrightError, ValueError):
     """An edge map that does not hold together; the message names the vertex."""
 
 

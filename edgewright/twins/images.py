@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from edgewright.errors import EdgewrightError
 from edgewright.twins.device import EdgeDevice
 from edgewright.twins.manifests import TWIN_IMAGES
 
@@ -19,7 +20,7 @@ _REFERENCE = re.compile(
 _REGISTRY = re.compile(r"[a-z0-9.-]+(?::[0-9]{1,5})?|\[[0-9a-f:]+\](?::[0-9]{1,5})?")
 
 
-class ImageError(ValueError):
+class ImageError(EdgewrightError, ValueError):
     """A bad image policy (the operator's registry or allowlist); the message names it."""
 
 

@@ -18,6 +18,7 @@ from kubernetes import config as k8s_config
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 
+from edgewright.errors import EdgewrightError
 from edgewright.twins.device import API_VERSION, KIND, DeviceError, EdgeDevice, device_from_resource
 from edgewright.twins.edgemap import EdgeMap, build_edge_map
 from edgewright.twins.images import ImagePolicy, default_image_policy
@@ -44,7 +45,7 @@ PHASES = {
 }
 
 
-class ClusterError(RuntimeError):
+class ClusterError(EdgewrightError, RuntimeError):
     """The cluster cannot be reached or refused a request; the message says which."""
 
 

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from edgewright.errors import EdgewrightError
 from edgewright.twins.device import EdgeDevice, Location
 
 EARTH_RADIUS_KM = 6371.0088
@@ -35,7 +36,7 @@ EARTH_RADIUS_KM = 6371.0088
 TIE_KM = 0.001
 
 
-class PlacementError(ValueError):
+class PlacementError(EdgewrightError, ValueError):
     """Input the planner cannot work with (e.g. two nodes of one name)."""
 
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sys
 import threading
 from pathlib import Path
 
-from edgewright.xds.model import SourceError
+from edgewright.errors import EdgewrightError, UsageError, os_error
 from edgewright.xds.server import (
     AggregatedDiscovery,
     ServerTls,
@@ -95,46 +94,30 @@ def register(subparsers) -> None:
 
 
 def client_ca_command(args: argparse.Namespace) -> int:
-    from edgewright.xds.identity import CA_CERT, IdentityError, ensure_client_ca
+    from edgewright.xds.identity import CA_CERT, ensure_client_ca
 
-    try:
-        ensure_client_ca(args.dir)
-    except (IdentityError, OSError) as err:
-        print(f"edgewright xds client-ca: {err}", file=sys.stderr)
-        return 1
+    ensure_client_ca(args.dir)
     print(args.dir.expanduser() / CA_CERT)
     return 0
 
 
 def serve_command(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    try:
-        source = load_source(args.source)
-    except SourceError as err:
-        print(f"edgewright xds serve: {err}", file=sys.stderr)
-        return 2
+    source = load_source(args.source)
     if args.check:
         print(f"{args.source}: {len(source.clusters)} clusters, {len(source.nodes)} nodes: ok")
         return 0
     if args.poll_interval <= 0 or args.max_nodes < 1:
-        print("edgewright xds serve: --poll-interval and --max-nodes must be positive", file=sys.stderr)
-        return 2
+        raise UsageError("--poll-interval and --max-nodes must be positive")
     tls_args = (args.tls_cert, args.tls_key, args.client_ca)
     if args.insecure_plaintext:
         if any(tls_args):
-            print(
-                "edgewright xds serve: --insecure-plaintext goes without --tls-cert, --tls-key and --client-ca",
-                file=sys.stderr,
-            )
-            return 2
+            raise UsageError("--insecure-plaintext goes without --tls-cert, --tls-key and --client-ca")
         tls = None
     elif not all(tls_args):
-        print(
-            "edgewright xds serve: mutual TLS needs --tls-cert, --tls-key and --client-ca "
-            "(or, for a lab only, --insecure-plaintext)",
-            file=sys.stderr,
+        raise UsageError(
+            "mutual TLS needs --tls-cert, --tls-key and --client-ca (or, for a lab only, --insecure-plaintext)"
         )
-        return 2
     else:
         tls = ServerTls(*tls_args)
     cache = SnapshotCache(source)
@@ -146,28 +129,21 @@ def serve_command(args: argparse.Namespace) -> int:
             watcher, discovery = instrumented(
                 args.source, cache, args.metrics_listen, insecure_plaintext=args.insecure_plaintext
             )
-        except (OSError, ValueError) as err:
-            print(
-                f"edgewright xds serve: cannot serve metrics on {args.metrics_listen}: {err}", file=sys.stderr
-            )
-            return 1
+        except OSError as err:
+            raise os_error(f"cannot serve metrics on {args.metrics_listen}", err) from None
+        except ValueError as err:  # the address is not host:port
+            raise UsageError(str(err)) from None
     followers = None
     if args.kubeconfig:
-        from edgewright.twins.kube import ClusterError, connect
+        from edgewright.twins.kube import connect
         from edgewright.xds.kube import ServiceEndpointsWatcher
 
-        try:
-            followers = ServiceEndpointsWatcher(connect(str(args.kubeconfig)), cache)
-        except ClusterError as err:
-            print(f"edgewright xds serve: {err}", file=sys.stderr)
-            return 1
+        followers = ServiceEndpointsWatcher(connect(str(args.kubeconfig)), cache)
     elif source.services():
-        print(
-            "edgewright xds serve: the source's clusters follow Services "
-            f"({', '.join(sorted(map(str, source.services())))}): give --kubeconfig",
-            file=sys.stderr,
+        raise UsageError(
+            "the source's clusters follow Services "
+            f"({', '.join(sorted(map(str, source.services())))}): give --kubeconfig"
         )
-        return 2
     if args.verifier_dir is not None:
         discovery = discovery or AggregatedDiscovery(cache, insecure_plaintext=args.insecure_plaintext)
         discovery.standing = verifier_standing(args.verifier_dir, args.attest_max_age)
@@ -183,9 +159,10 @@ def serve_command(args: argparse.Namespace) -> int:
             discovery=discovery,
             insecure_plaintext=args.insecure_plaintext,
         )
-    except (OSError, RuntimeError) as err:
-        print(f"edgewright xds serve: cannot listen on {args.listen}: {err}", file=sys.stderr)
-        return 1
+    except OSError as err:
+        raise os_error(f"cannot listen on {args.listen}", err) from None
+    except RuntimeError as err:  # grpc's word for an address it cannot bind
+        raise EdgewrightError(f"cannot listen on {args.listen}: {err}") from None
     logging.getLogger("edgewright.xds").info("serving ADS on %s (port %d)", args.listen, port)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -198,14 +175,3 @@ def serve_command(args: argparse.Namespace) -> int:
         followers.stop()
     server.stop(grace=2).wait()
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="edgewright")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

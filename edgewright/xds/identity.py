@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from edgewright.errors import EdgewrightError
 from edgewright.pki import BACKDATE, self_signed_ca
 
 NODE_URI_PREFIX = "edgewright://node/"
@@ -29,7 +30,7 @@ _NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 CA_CERT, CA_KEY = "ca.pem", "ca-key.pem"
 
 
-class IdentityError(ValueError):
+class IdentityError(EdgewrightError, ValueError):
     """A CSR, certificate or CA that cannot be used; the message names what is wrong."""
 
 

@@ -28,11 +28,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from edgewright.errors import EdgewrightError
+
 PROTOCOLS = ("tcp", "udp", "http")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
-class SourceError(ValueError):
+class SourceError(EdgewrightError, ValueError):
     """The declarative source is malformed; the message names the entry and what is wrong with it."""
 
 

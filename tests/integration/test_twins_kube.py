@@ -18,7 +18,8 @@ import time
 import pytest
 from kubernetes.dynamic.exceptions import NotFoundError, UnprocessibleEntityError
 
-from edgewright.twins import cli, kube
+from edgewright.cli import main
+from edgewright.twins import kube
 from edgewright.twins.manifests import DEVICE_LABEL, PLACED_AT, placed_node
 
 MUNICH, BERLIN = (48.137, 11.575), (52.52, 13.405)
@@ -140,7 +141,7 @@ class Cluster:
 
 
 def run(*argv):
-    return cli.main(list(argv))
+    return main(list(argv))
 
 
 @pytest.fixture

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from edgewright.attest.__main__ import main
@@ -31,7 +34,7 @@ def test_policy_set_and_bad_policy(tmp_path, capsys):
     assert main(["--store", str(store), "policy", "edge", f"16={'ab' * 32}"]) == 0
     assert main(["--store", str(store), "policy", "edge"]) == 0
     assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["pcrs"] == {"16": "ab" * 32}
-    assert main(["--store", str(store), "policy", "edge", "24=00"]) == 2
+    assert main(["--store", str(store), "policy", "edge", "24=00"]) == 1
     assert "PCR 24 is out of range" in capsys.readouterr().err
     assert Store(store).policy("edge")["pcrs"] == {"16": "ab" * 32}
 
@@ -50,21 +53,29 @@ def test_policy_allow_adds_a_digest_of_a_measured_file(tmp_path, capsys):
     assert main(allow) == 0 and "edge: updated" in capsys.readouterr().out
     assert main(allow) == 0 and "edge: unchanged" in capsys.readouterr().out
     assert Store(store).policy("edge")["digests"] == {"/usr/bin/tpm2_quote": ["aa" * 32, "bb" * 32]}
-    assert main(["--store", str(store), "policy", "edge", "--allow", "/usr/bin/tpm2_quote"]) == 2
+    assert main(["--store", str(store), "policy", "edge", "--allow", "/usr/bin/tpm2_quote"]) == 1
     assert "measured path '' must be absolute" in capsys.readouterr().err
 
 
 def test_release_of_an_unknown_node_is_an_error(tmp_path, capsys):
-    assert main(["--store", str(tmp_path), "release", "att-9"]) == 2
+    assert main(["--store", str(tmp_path), "release", "att-9"]) == 1
     assert "att-9 is not known to the verifier" in capsys.readouterr().err
 
 
-def test_the_edgewright_cli_has_the_attest_commands(tmp_path, capsys):
-    from edgewright.cli import main as edgewright
-
+def test_python_m_edgewright_attest_is_the_same_command(tmp_path):
     Verifier(Store(tmp_path)).quarantine("att-2", "it was never enrolled with the verifier")
-    assert edgewright(["attest", "--store", str(tmp_path), "status", "att-2"]) == 0
-    assert json.loads(capsys.readouterr().out)["status"] == "quarantined"
+    attest = [sys.executable, "-m", "edgewright.attest", "--store", str(tmp_path)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    status = subprocess.run(
+        [*attest, "status", "att-2"], capture_output=True, text=True, env=env, check=False
+    )
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["status"] == "quarantined"
+    unknown = subprocess.run(
+        [*attest, "release", "att-9"], capture_output=True, text=True, env=env, check=False
+    )
+    assert unknown.returncode == 1
+    assert unknown.stderr == "edgewright attest release: error: node att-9 is not known to the verifier\n"
 
 
 def test_without_a_store_the_inventorys_is_used(tmp_path, capsys, monkeypatch):
@@ -106,5 +117,5 @@ def test_quarantine_by_the_operator_is_recorded_and_refused_by_every_gate(tmp_pa
     assert "att-2: quarantined (stolen)" in capsys.readouterr().out
     [entry] = Store(store).evidence("att-2")
     assert (entry["outcome"], entry["reason"]) == ("quarantined", "stolen")
-    assert main(["--store", str(store), "quarantine", "bad/name", "--verifier-only"]) == 2
+    assert main(["--store", str(store), "quarantine", "bad/name", "--verifier-only"]) == 1
     assert "node name 'bad/name' is not valid" in capsys.readouterr().err

@@ -203,9 +203,11 @@ def test_an_unreachable_database_is_a_one_line_error(tmp_path, capsys):
         )
     from edgewright.attest.__main__ import main
 
-    assert main(["--store", str(root), "status"]) == 2
+    assert main(["--store", str(root), "status"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: cannot open the verifier's database postgresql+psycopg://verifier:***@")
+    assert err.startswith(
+        "edgewright attest status: error: cannot open the verifier's database postgresql+psycopg://verifier:***@"
+    )
     assert "s3cret" not in err and len(err.strip().splitlines()) == 1
 
 
@@ -225,8 +227,8 @@ def test_a_store_the_operator_may_not_open_is_a_one_line_error(tmp_path):
         )
     finally:
         root.chmod(0o700)
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith("error: ") and "permission denied" in proc.stderr
+    assert proc.returncode == 77, proc.stderr
+    assert proc.stderr.startswith("edgewright attest status: error: ") and "permission denied" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 

@@ -84,5 +84,5 @@ def test_iso_to_unix_reads_the_verifier_stamps_only():
 def test_the_command_names_a_bad_listen_address(tmp_path, capsys):
     from edgewright.cli import main
 
-    assert main(["metrics", "verifier", "--store", str(tmp_path), "--listen", "9816"]) == 1
+    assert main(["metrics", "verifier", "--store", str(tmp_path), "--listen", "9816"]) == 64
     assert "metrics address '9816' is not host:port" in capsys.readouterr().err

@@ -113,23 +113,23 @@ def test_serve_command_refuses_a_bad_source_and_serves_a_good_one(tmp_path):
         )
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "edgewright.xds.cli", "xds", "serve", "--source", str(bad)],
+        [sys.executable, "-m", "edgewright.cli", "xds", "serve", "--source", str(bad)],
         capture_output=True,
         text=True,
         env=env,
         timeout=30,
     )
-    assert proc.returncode == 2
+    assert proc.returncode == 1
     assert "unknown protocol 'sctp'" in proc.stderr
 
     good = tmp_path / "good.yaml"
     good.write_text(yaml.safe_dump(_source("web-v1")))
-    serve = [sys.executable, "-m", "edgewright.xds.cli", "xds", "serve", "--source", str(good)]
+    serve = [sys.executable, "-m", "edgewright.cli", "xds", "serve", "--source", str(good)]
     # Without mutual TLS the server refuses to start unless plaintext is asked for by name.
     tls = MutualTls(tmp_path)
     for missing in ([], ["--tls-cert", str(tls.server_tls.cert), "--tls-key", str(tls.server_tls.key)]):
         proc = subprocess.run([*serve, *missing], capture_output=True, text=True, env=env, timeout=30)
-        assert proc.returncode == 2
+        assert proc.returncode == 64
         assert "mutual TLS needs --tls-cert, --tls-key and --client-ca" in proc.stderr
         assert "--insecure-plaintext" in proc.stderr
 

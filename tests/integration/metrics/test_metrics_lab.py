@@ -194,7 +194,7 @@ def lab(tmp_path_factory, verifier_store):
     source.write_text(yaml.safe_dump({"clusters": {}, "nodes": {}}))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     xds_command = [
-        "edgewright.xds.cli",
+        "edgewright.cli",
         "xds",
         "serve",
         "--source",

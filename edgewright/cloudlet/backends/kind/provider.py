@@ -16,6 +16,7 @@ import yaml
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
 from edgewright.cloudlet.plan import CloudletPlan
+from edgewright.errors import EdgewrightError
 
 
 def kind_config(plan: CloudletPlan, node_image: str) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def kind_config(plan: CloudletPlan, node_image: str) -> dict[str, Any]:
     }
 
 
-class KindError(RuntimeError):
+class KindError(EdgewrightError, RuntimeError):
     """The kind CLI failed; the message carries its output."""
 
 

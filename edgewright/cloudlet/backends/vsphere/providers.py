@@ -25,6 +25,8 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
 
+from edgewright.errors import EdgewrightError
+
 GUESTINFO_PREFIX = "guestinfo."
 TASK_TIMEOUT_SECONDS = 600.0
 # Changing these means another VM; the rest is reconfigured in place.
@@ -41,7 +43,7 @@ VM_REPLACE_KEYS = (
 VM_UPDATE_KEYS = ("numCpus", "memoryMb", "annotation", "guestinfo", "powerOn")
 
 
-class VsphereError(RuntimeError):
+class VsphereError(EdgewrightError, RuntimeError):
     """vSphere refused an operation; the message names the object and vSphere's reason."""
 
 

@@ -295,9 +295,19 @@ class Store:
 
     @staticmethod
     def _create_private(path: Path) -> None:
-        """Create the SQLite file 0600 before SQLite does (its journal and WAL files copy its mode)."""
+        """Create the SQLite file 0600 before SQLite does (its journal and WAL files copy its mode).
+
+        An existing file is never opened here: closing any descriptor of the database drops every POSIX
+        lock this process holds on it, SQLite's among them. Another process would then take itself for the
+        last user, checkpoint and delete the WAL, and this process's later commits would go into the
+        deleted file: lost, as a deregistration or a quarantine once was."""
         try:
-            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+        except FileExistsError:
+            if not os.access(path, os.R_OK | os.W_OK):
+                raise StoreAccessDenied(
+                    f"cannot open the verifier's database {path}: permission denied"
+                ) from None
         except PermissionError:
             raise StoreAccessDenied(
                 f"cannot open the verifier's database {path}: permission denied"

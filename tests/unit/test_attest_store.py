@@ -268,3 +268,31 @@ def test_a_json_store_is_imported_once_and_kept_aside(make_store, tmp_path):
     (root / IMPORTED_DIR / "evidence.jsonl").rename(root / "evidence.jsonl")
     again = make_store(root)
     assert [e["outcome"] for e in again.evidence("edge-1")] == ["enrolled", "attested"]
+
+
+def test_a_second_store_in_a_process_loses_no_commit_of_the_first(tmp_path):
+    """A process whose verifier opens the same SQLite store twice (the xDS server's standing check beside a
+    task's step, say) keeps its locks: another process closing the store must not take itself for the last
+    user and delete the WAL under the first store's later commits."""
+    root = tmp_path / "verifier"
+
+    def other_process(code: str) -> str:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"from edgewright.attest.store import Store; s = Store({str(root)!r}); {code}",
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            check=True,
+        ).stdout.strip()
+
+    first = Store(root)
+    first.save_node({"node": "edge-1", "status": ATTESTED})
+    Store(root).node("edge-1")
+    other_process("s.save_node({'node': 'edge-2', 'status': 'attested'})")
+    first.delete_node("edge-1")
+    first.save_node({"node": "edge-3", "status": ATTESTED})
+    assert other_process("print(s.node('edge-1'), s.node('edge-3') is not None)") == "None True"

@@ -94,6 +94,13 @@ def core_api(kubeconfig: str):
     return client.CoreV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
 
 
+def certificates_api(kubeconfig: str):
+    """A CertificatesV1Api client for the cluster the kubeconfig names."""
+    from kubernetes import client, config
+
+    return client.CertificatesV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
+
+
 def node_tokens(api, node: str) -> list[str]:
     """Names of the bootstrap token Secrets issued for a node."""
     secrets_ = api.list_namespaced_secret(NAMESPACE, label_selector=node_selector(node))
@@ -154,14 +161,17 @@ def csr_common_name(request_pem: bytes) -> str | None:
     return names[0].value if names else None
 
 
+def node_identity(node: str) -> str:
+    """The user name (and certificate CN) of a node's kubelet."""
+    return f"system:node:{node}"
+
+
 def node_csrs(kubeconfig: str, node: str) -> list[str]:
     """Names of the certificate signing requests for the node's identity (system:node:NODE)."""
     import base64
 
-    from kubernetes import client, config
-
-    api = client.CertificatesV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
-    identity = f"system:node:{node}"
+    api = certificates_api(kubeconfig)
+    identity = node_identity(node)
     return [
         csr.metadata.name
         for csr in api.list_certificate_signing_request().items
@@ -170,9 +180,7 @@ def node_csrs(kubeconfig: str, node: str) -> list[str]:
 
 
 def delete_csrs(kubeconfig: str, names: list[str]) -> None:
-    from kubernetes import client, config
-
-    api = client.CertificatesV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
+    api = certificates_api(kubeconfig)
     for name in names:
         api.delete_certificate_signing_request(name)
 
@@ -250,7 +258,7 @@ def bootstrap_csr_decision(
     kubelet asks for none; a SAN would be a name the node was not given)."""
     from cryptography import x509
 
-    identity = f"system:node:{node}"
+    identity = node_identity(node)
     problems = []
     if username != bootstrap_requester(token_id):
         problems.append(f"it was asked for by {username}, not by {node}'s bootstrap token {token_id}")
@@ -271,13 +279,6 @@ def bootstrap_csr_decision(
     if problems:
         return CsrDecision(False, "; ".join(problems))
     return CsrDecision(True, f"{identity} asked for by the bootstrap token issued to {node}")
-
-
-def certificates_api(kubeconfig: str):
-    """A CertificatesV1Api client for the cluster the kubeconfig names."""
-    from kubernetes import client, config
-
-    return client.CertificatesV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
 
 
 def csr_outcome(csr) -> str | None:
@@ -316,11 +317,6 @@ def decide_csr(api, csr, approve: bool, reason: str, message: str) -> None:
 # a certificate to serve its API (logs, exec) under the node's names.
 KUBELET_SERVING_SIGNER = "kubernetes.io/kubelet-serving"
 KUBELET_SERVING_USAGES = {"server auth", "digital signature", "key encipherment"}
-
-
-def node_identity(node: str) -> str:
-    """The user name (and certificate CN) of a node's kubelet."""
-    return f"system:node:{node}"
 
 
 def _sans(request) -> tuple[list[str], list[str], list[str]]:

@@ -38,6 +38,21 @@ def check_handle(handle):
     return value
 
 
+def check_key_handles(ek_handle, ak_handle):
+    """(EK handle, AK handle) as ints when both are persistent handles, and two of them, else ValueError."""
+    ek, ak = check_handle(ek_handle), check_handle(ak_handle)
+    if ek == ak:
+        raise ValueError("ek_handle and ak_handle must differ")
+    return ek, ak
+
+
+# The arguments the TPM modules share (as kubernetes.core's args_common): how to reach the TPM, and the
+# persistent handles of its endorsement key and attestation key (by default where the tpm role makes them).
+TCTI_ARG = {"tcti": {"type": "str", "required": True}}
+EK_HANDLE_ARG = {"ek_handle": {"type": "str", "default": "0x81010001"}}
+AK_HANDLE_ARG = {"ak_handle": {"type": "str", "default": "0x81010002"}}
+
+
 def run(tcti, args, check=True):
     """Run one tpm2-tools command against the TPM at TCTI and return its stdout."""
     env = dict(os.environ, TPM2TOOLS_TCTI=tcti)

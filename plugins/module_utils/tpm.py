@@ -3,6 +3,10 @@
 The endorsement key (EK) and attestation key (AK) are persistent TPM objects: made once, in the TPM, and
 never leaving it; only their public areas are read out. Without a resource manager (swtpm reached
 directly) the TPM has few object slots, so every step flushes the transient objects it loaded.
+
+The verifier on the controller imports this same file as edgewright.attest.node_tpm (a link to it), for
+what it must compute exactly as the node does: the measurement log's event hashes and lines, and the PCR
+values they replay to. One copy of that arithmetic, which the node can run without the edgewright package.
 """
 
 from __future__ import annotations
@@ -299,8 +303,6 @@ def check_measured_path(path):
 def event_hash(path, digest):
     """What one measurement extends into the PCR: the SHA-256 of IMA's ima-ng template data (the file's
     digest, then its path), so the PCR binds each digest to the path it was measured at.
-
-    The verifier computes the same (edgewright.attest.measurements.event_hash; the two are tested to agree).
     """
     d_ng = b"sha256:\0" + digest
     n_ng = path.encode() + b"\0"

@@ -4,6 +4,9 @@ daemon's own config without the private key ever leaving it, link measurements.
 Yggdrasil and cjdns keep their private key inside their JSON config, so edgewright never renders those
 files from a template (that would carry the key through the controller): the daemon generates the file
 on the node and `merge_settings` changes only the settings edgewright owns.
+
+The controller imports this same file as edgewright.mesh.node_mesh (a link to it), so it checks a
+WireGuard node's address by the very derivation the node made it with.
 """
 
 from __future__ import annotations

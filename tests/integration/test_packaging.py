@@ -79,7 +79,7 @@ def test_the_installed_package_runs_without_the_source_tree(wheel, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(target), "PYTHONSAFEPATH": "1"}
     program = (
         "import edgewright, edgewright.lab.kube as kube, edgewright.lab.image as image;"
-        "import edgewright.attest.measurements, edgewright.controller.files;"
+        "import edgewright.attest.measurements, edgewright.controller.files, edgewright.mesh.identity;"
         "from edgewright.images.catalog import program_source;"
         "print(edgewright.__file__);"
         "print(kube.kubernetes_version());"

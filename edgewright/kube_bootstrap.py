@@ -252,6 +252,20 @@ class AskedFor:
     usages: list[str]
     request_pem: bytes
 
+    @classmethod
+    def of(cls, csr) -> AskedFor:
+        """What a CertificateSigningRequest object of the Kubernetes API asks for."""
+        import base64
+
+        spec = csr.spec
+        return cls(
+            spec.username,
+            spec.groups or [],
+            spec.signer_name,
+            spec.usages or [],
+            base64.b64decode(spec.request),
+        )
+
 
 def _kubelet_request_problems(
     kind: KubeletRequest,
@@ -307,15 +321,7 @@ def _kubelet_request_problems(
     return problems, request
 
 
-def bootstrap_csr_decision(
-    node: str,
-    token_id: str,
-    username: str,
-    groups: list[str],
-    signer_name: str,
-    usages: list[str],
-    request_pem: bytes,
-) -> CsrDecision:
+def bootstrap_csr_decision(node: str, token_id: str, asked: AskedFor) -> CsrDecision:
     """Approve a CSR only when it is exactly the node's own kubelet client request, made with the bootstrap
     token issued to that node: requester system:bootstrap:TOKEN_ID, subject CN=system:node:NODE,
     O=system:nodes and nothing else, the kubelet client signer, client auth usages, no extensions (a
@@ -323,7 +329,7 @@ def bootstrap_csr_decision(
     identity = node_identity(node)
     problems, _ = _kubelet_request_problems(
         KUBELET_CLIENT_REQUEST,
-        AskedFor(username, groups, signer_name, usages, request_pem),
+        asked,
         bootstrap_requester(token_id),
         f"{node}'s bootstrap token {token_id}",
         identity,
@@ -389,14 +395,7 @@ def _canonical_ips(addresses: list[str]) -> set[str]:
 
 
 def serving_csr_decision(
-    node: str,
-    addresses: list[str],
-    dns_names: list[str],
-    username: str,
-    groups: list[str],
-    signer_name: str,
-    usages: list[str],
-    request_pem: bytes,
+    node: str, addresses: list[str], dns_names: list[str], asked: AskedFor
 ) -> CsrDecision:
     """Approve a kubelet serving CSR only when the node asks for itself: requester system:node:NODE in
     system:nodes, subject CN=system:node:NODE, O=system:nodes and nothing else, the kubelet-serving signer,
@@ -405,7 +404,7 @@ def serving_csr_decision(
     identity = node_identity(node)
     problems, request = _kubelet_request_problems(
         KUBELET_SERVING_REQUEST,
-        AskedFor(username, groups, signer_name, usages, request_pem),
+        asked,
         identity,
         identity,
         identity,

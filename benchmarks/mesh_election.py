@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 from edgewright.mesh.election import Candidate, Election, Policy, compare, elect
-from edgewright.mesh.topology import links, touched
+from edgewright.mesh.overlay import overlay_record, touched
 
 
 def fleet(size: int, zones: int, seed: int = 7) -> list[Candidate]:
@@ -50,12 +50,10 @@ def timed(fn):
 
 
 def record(election: Election) -> dict:
-    """The parts of the controller's overlay record that decide what a change touches."""
-    topology = links(election, "gateway")
-    return {
-        "links": {n: asdict(link) for n, link in topology.items()},
-        "nodes": {n: {"key": n} for n in topology},
-    }
+    """The controller's overlay record of ELECTION, each node's key its name."""
+    return overlay_record(
+        "yggdrasil", election, "gateway", {n: {"key": n} for n in [*election.zones(), "gateway"]}
+    )
 
 
 def touched_counts(before: Election, after: Election) -> str:

@@ -25,9 +25,13 @@ MAX_TTL = 24 * 3600
 
 # What a kubelet's first client CSR is (https://kubernetes.io/docs/reference/access-authn-authz/kubelet-tls-bootstrapping/).
 KUBELET_CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
-KUBELET_CLIENT_USAGES = {"client auth", "digital signature", "key encipherment"}
+KUBELET_CLIENT_USAGES = frozenset({"client auth", "digital signature", "key encipherment"})
 NODES_GROUP = "system:nodes"
 BOOTSTRAPPERS_GROUP = "system:bootstrappers"
+# What a kubelet's serving CSR is (serverTLSBootstrap): the kubelet asks, with its own node credential, for
+# a certificate to serve its API (logs, exec) under the node's names.
+KUBELET_SERVING_SIGNER = "kubernetes.io/kubelet-serving"
+KUBELET_SERVING_USAGES = frozenset({"server auth", "digital signature", "key encipherment"})
 
 
 class TokenError(EdgewrightError, ValueError):
@@ -94,6 +98,13 @@ def core_api(kubeconfig: str):
     return client.CoreV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
 
 
+def certificates_api(kubeconfig: str):
+    """A CertificatesV1Api client for the cluster the kubeconfig names."""
+    from kubernetes import client, config
+
+    return client.CertificatesV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
+
+
 def node_tokens(api, node: str) -> list[str]:
     """Names of the bootstrap token Secrets issued for a node."""
     secrets_ = api.list_namespaced_secret(NAMESPACE, label_selector=node_selector(node))
@@ -142,26 +153,48 @@ def apply_renewal_binding(kubeconfig: str, node: str, present: bool, check_mode:
     return {"state": "present" if present else "absent", "changed": changed}
 
 
+def subject_of(name) -> tuple[list[str], list[str]]:
+    """The common names and organizations of an x509 Name."""
+    from cryptography.x509.oid import NameOID
+
+    return (
+        [str(a.value) for a in name.get_attributes_for_oid(NameOID.COMMON_NAME)],
+        [str(a.value) for a in name.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)],
+    )
+
+
+def other_subject_attributes(name) -> list[str]:
+    """The dotted OIDs of an x509 Name's attributes other than its common names and organizations: a
+    Kubernetes identity is those two alone, so anything else is a name nobody gave the node."""
+    from cryptography.x509.oid import NameOID
+
+    return sorted(
+        {a.oid.dotted_string for a in name if a.oid not in (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME)}
+    )
+
+
 def csr_common_name(request_pem: bytes) -> str | None:
     """The subject CN of a PEM certificate signing request (None when it cannot be read)."""
     from cryptography import x509
-    from cryptography.x509.oid import NameOID
 
     try:
-        names = x509.load_pem_x509_csr(request_pem).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        names, _ = subject_of(x509.load_pem_x509_csr(request_pem).subject)
     except ValueError:
         return None
-    return names[0].value if names else None
+    return names[0] if names else None
+
+
+def node_identity(node: str) -> str:
+    """The user name (and certificate CN) of a node's kubelet."""
+    return f"system:node:{node}"
 
 
 def node_csrs(kubeconfig: str, node: str) -> list[str]:
     """Names of the certificate signing requests for the node's identity (system:node:NODE)."""
     import base64
 
-    from kubernetes import client, config
-
-    api = client.CertificatesV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
-    identity = f"system:node:{node}"
+    api = certificates_api(kubeconfig)
+    identity = node_identity(node)
     return [
         csr.metadata.name
         for csr in api.list_certificate_signing_request().items
@@ -170,9 +203,7 @@ def node_csrs(kubeconfig: str, node: str) -> list[str]:
 
 
 def delete_csrs(kubeconfig: str, names: list[str]) -> None:
-    from kubernetes import client, config
-
-    api = client.CertificatesV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
+    api = certificates_api(kubeconfig)
     for name in names:
         api.delete_certificate_signing_request(name)
 
@@ -190,94 +221,123 @@ class CsrDecision:
     reason: str
 
 
-def _node_request_problems(
-    problems, signer_name, signer, usages, usage, allowed_usages, request_pem, identity, not_identity
-):
-    """The checks a kubelet's client and serving requests share: the signer, the usage it needs and no
-    other, a valid PEM request signed by its key, the subject CN=IDENTITY, O=system:nodes and nothing
-    else. Appends each problem to PROBLEMS (NOT_IDENTITY follows a wrong CN in its message); returns the parsed request, or
-    None when it cannot be parsed."""
-    from cryptography import x509
-    from cryptography.x509.oid import NameOID
+@dataclass(frozen=True)
+class KubeletRequest:
+    """What one kind of kubelet certificate request must be: for SIGNER, for USAGE (and no usage outside
+    USAGES), asked for by a user in REQUESTER_GROUP, with subject alternative names only when NAMES_ALLOWED."""
 
-    if signer_name != signer:
-        problems.append(f"it names the signer {signer_name}, not {signer}")
-    usages = list(usages or [])
-    if usage not in usages:
-        problems.append(f"it does not ask for {usage}")
-    extra_usages = sorted(set(usages) - allowed_usages)
+    signer: str
+    usage: str
+    usages: frozenset[str]
+    requester_group: str
+    names_allowed: bool
+
+
+KUBELET_CLIENT_REQUEST = KubeletRequest(
+    KUBELET_CLIENT_SIGNER, "client auth", KUBELET_CLIENT_USAGES, BOOTSTRAPPERS_GROUP, names_allowed=False
+)
+KUBELET_SERVING_REQUEST = KubeletRequest(
+    KUBELET_SERVING_SIGNER, "server auth", KUBELET_SERVING_USAGES, NODES_GROUP, names_allowed=True
+)
+
+
+@dataclass(frozen=True)
+class AskedFor:
+    """A certificate signing request as the API server reports it: who asked (USERNAME, GROUPS), for which
+    signer and usages, and the request itself (PEM)."""
+
+    username: str
+    groups: list[str]
+    signer_name: str
+    usages: list[str]
+    request_pem: bytes
+
+    @classmethod
+    def of(cls, csr) -> AskedFor:
+        """What a CertificateSigningRequest object of the Kubernetes API asks for."""
+        import base64
+
+        spec = csr.spec
+        return cls(
+            spec.username,
+            spec.groups or [],
+            spec.signer_name,
+            spec.usages or [],
+            base64.b64decode(spec.request),
+        )
+
+
+def _kubelet_request_problems(
+    kind: KubeletRequest,
+    asked: AskedFor,
+    requester: str,
+    requester_name: str,
+    identity: str,
+    not_identity: str,
+):
+    """Why ASKED is not a request of KIND by REQUESTER (REQUESTER_NAME in the messages) for the kubelet
+    identity IDENTITY: the requester and its group, the signer, the usage it needs and no other, a valid PEM
+    request signed by its key, the subject CN=IDENTITY, O=system:nodes and nothing else, no extension but
+    subject alternative names where KIND allows them (NOT_IDENTITY follows a wrong CN in its message).
+    Returns (problems, the parsed request or None when it cannot be parsed)."""
+    from cryptography import x509
+
+    problems = []
+    if asked.username != requester:
+        problems.append(f"it was asked for by {asked.username}, not by {requester_name}")
+    if kind.requester_group not in (asked.groups or []):
+        problems.append(f"its requester is not in {kind.requester_group}")
+    if asked.signer_name != kind.signer:
+        problems.append(f"it names the signer {asked.signer_name}, not {kind.signer}")
+    usages = list(asked.usages or [])
+    if kind.usage not in usages:
+        problems.append(f"it does not ask for {kind.usage}")
+    extra_usages = sorted(set(usages) - kind.usages)
     if extra_usages:
         problems.append(f"it asks for usages {', '.join(extra_usages)}")
     try:
-        request = x509.load_pem_x509_csr(request_pem)
+        request = x509.load_pem_x509_csr(asked.request_pem)
     except ValueError:
         problems.append("its request is not a PEM certificate request")
-        return None
+        return problems, None
     if not request.is_signature_valid:
         problems.append("its request is not signed by the key it carries")
-    names = [a.value for a in request.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    names, organizations = subject_of(request.subject)
     if names != [identity]:
-        asked = ", ".join(str(n) for n in names) or "no common name"
-        problems.append(f"it asks for {asked}{not_identity}")
-    organizations = [a.value for a in request.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+        problems.append(f"it asks for {', '.join(names) or 'no common name'}{not_identity}")
     if organizations != [NODES_GROUP]:
-        asked = ", ".join(str(o) for o in organizations) or "none"
-        problems.append(f"it asks for organizations {asked}, not {NODES_GROUP} alone")
-    others = sorted(
-        {
-            a.oid.dotted_string
-            for a in request.subject
-            if a.oid not in (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME)
-        }
-    )
+        problems.append(
+            f"it asks for organizations {', '.join(organizations) or 'none'}, not {NODES_GROUP} alone"
+        )
+    others = other_subject_attributes(request.subject)
     if others:
         problems.append(f"its subject has other attributes ({', '.join(others)})")
-    return request
+    for extension in request.extensions:
+        if not isinstance(extension.value, x509.SubjectAlternativeName):
+            problems.append(f"it asks for the extension {extension.oid.dotted_string}")
+        elif not kind.names_allowed:
+            sans = ", ".join(str(getattr(n, "value", n)) for n in extension.value)
+            problems.append(f"it asks for subject alternative names ({sans})")
+    return problems, request
 
 
-def bootstrap_csr_decision(
-    node: str,
-    token_id: str,
-    username: str,
-    groups: list[str],
-    signer_name: str,
-    usages: list[str],
-    request_pem: bytes,
-) -> CsrDecision:
+def bootstrap_csr_decision(node: str, token_id: str, asked: AskedFor) -> CsrDecision:
     """Approve a CSR only when it is exactly the node's own kubelet client request, made with the bootstrap
     token issued to that node: requester system:bootstrap:TOKEN_ID, subject CN=system:node:NODE,
     O=system:nodes and nothing else, the kubelet client signer, client auth usages, no extensions (a
     kubelet asks for none; a SAN would be a name the node was not given)."""
-    from cryptography import x509
-
-    identity = f"system:node:{node}"
-    problems = []
-    if username != bootstrap_requester(token_id):
-        problems.append(f"it was asked for by {username}, not by {node}'s bootstrap token {token_id}")
-    if BOOTSTRAPPERS_GROUP not in (groups or []):
-        problems.append(f"its requester is not in {BOOTSTRAPPERS_GROUP}")
-    request = _node_request_problems(
-        problems, signer_name, KUBELET_CLIENT_SIGNER, usages, "client auth", KUBELET_CLIENT_USAGES,
-        request_pem, identity, f" but the token was issued to {node} ({identity})",
-    )  # fmt: skip
-    if request is None:
-        return CsrDecision(False, "; ".join(problems))
-    for extension in request.extensions:
-        if isinstance(extension.value, x509.SubjectAlternativeName):
-            sans = ", ".join(str(getattr(n, "value", n)) for n in extension.value)
-            problems.append(f"it asks for subject alternative names ({sans})")
-        else:
-            problems.append(f"it asks for the extension {extension.oid.dotted_string}")
+    identity = node_identity(node)
+    problems, _ = _kubelet_request_problems(
+        KUBELET_CLIENT_REQUEST,
+        asked,
+        bootstrap_requester(token_id),
+        f"{node}'s bootstrap token {token_id}",
+        identity,
+        f" but the token was issued to {node} ({identity})",
+    )
     if problems:
         return CsrDecision(False, "; ".join(problems))
     return CsrDecision(True, f"{identity} asked for by the bootstrap token issued to {node}")
-
-
-def certificates_api(kubeconfig: str):
-    """A CertificatesV1Api client for the cluster the kubeconfig names."""
-    from kubernetes import client, config
-
-    return client.CertificatesV1Api(api_client=config.new_client_from_config(config_file=kubeconfig))
 
 
 def csr_outcome(csr) -> str | None:
@@ -312,17 +372,6 @@ def decide_csr(api, csr, approve: bool, reason: str, message: str) -> None:
     api.replace_certificate_signing_request_approval(csr.metadata.name, csr)
 
 
-# What a kubelet's serving CSR is (serverTLSBootstrap): the kubelet asks, with its own node credential, for
-# a certificate to serve its API (logs, exec) under the node's names.
-KUBELET_SERVING_SIGNER = "kubernetes.io/kubelet-serving"
-KUBELET_SERVING_USAGES = {"server auth", "digital signature", "key encipherment"}
-
-
-def node_identity(node: str) -> str:
-    """The user name (and certificate CN) of a node's kubelet."""
-    return f"system:node:{node}"
-
-
 def _sans(request) -> tuple[list[str], list[str], list[str]]:
     """The DNS names, IP addresses and other kinds of subject alternative name of a CSR or certificate."""
     import ipaddress
@@ -346,36 +395,23 @@ def _canonical_ips(addresses: list[str]) -> set[str]:
 
 
 def serving_csr_decision(
-    node: str,
-    addresses: list[str],
-    dns_names: list[str],
-    username: str,
-    groups: list[str],
-    signer_name: str,
-    usages: list[str],
-    request_pem: bytes,
+    node: str, addresses: list[str], dns_names: list[str], asked: AskedFor
 ) -> CsrDecision:
     """Approve a kubelet serving CSR only when the node asks for itself: requester system:node:NODE in
     system:nodes, subject CN=system:node:NODE, O=system:nodes and nothing else, the kubelet-serving signer,
     server auth usages, and subject alternative names that are only the node's own ADDRESSES and DNS_NAMES
     (what the inventory says the node is, never what the node reports about itself)."""
-    from cryptography import x509
-
     identity = node_identity(node)
-    problems = []
-    if username != identity:
-        problems.append(f"it was asked for by {username}, not by {identity}")
-    if NODES_GROUP not in (groups or []):
-        problems.append(f"its requester is not in {NODES_GROUP}")
-    request = _node_request_problems(
-        problems, signer_name, KUBELET_SERVING_SIGNER, usages, "server auth", KUBELET_SERVING_USAGES,
-        request_pem, identity, f", not {identity}",
-    )  # fmt: skip
+    problems, request = _kubelet_request_problems(
+        KUBELET_SERVING_REQUEST,
+        asked,
+        identity,
+        identity,
+        identity,
+        f", not {identity}",
+    )
     if request is None:
         return CsrDecision(False, "; ".join(problems))
-    for extension in request.extensions:
-        if not isinstance(extension.value, x509.SubjectAlternativeName):
-            problems.append(f"it asks for the extension {extension.oid.dotted_string}")
     dns, ips, other_sans = _sans(request)
     if other_sans:
         problems.append(f"it asks for subject alternative names of kind {', '.join(sorted(set(other_sans)))}")
@@ -408,7 +444,6 @@ def serving_certificate_current(
 
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature
-    from cryptography.x509.oid import NameOID
 
     try:
         cert = x509.load_pem_x509_certificate(certificate_pem)
@@ -421,9 +456,9 @@ def serving_certificate_current(
         return "the cluster CA did not sign it"
     if cert.not_valid_after_utc - now < datetime.timedelta(seconds=min_remaining_seconds):
         return f"it expires at {cert.not_valid_after_utc.isoformat()}"
-    names = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    names, _ = subject_of(cert.subject)
     if names != [node_identity(node)]:
-        return f"it is for {', '.join(str(n) for n in names) or 'no common name'}"
+        return f"it is for {', '.join(names) or 'no common name'}"
     dns, ips, _ = _sans(cert)
     if not (dns or ips) or set(dns) - set(dns_names) or set(ips) - _canonical_ips(addresses):
         return f"it names {', '.join([*dns, *ips]) or 'nothing'}, not only {node}'s own names"

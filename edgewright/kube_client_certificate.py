@@ -12,6 +12,8 @@ import datetime
 import hashlib
 import re
 
+from edgewright.kube_bootstrap import decide_csr, other_subject_attributes, subject_of
+
 CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client"
 CLIENT_USAGES = ["digital signature", "client auth"]
 # What a Kubernetes object name may be (a DNS subdomain), so the CSR's name is one the API accepts.
@@ -24,22 +26,10 @@ def _load_request(request_pem: bytes):
     return x509.load_pem_x509_csr(request_pem)
 
 
-def subject_of(name) -> tuple[list[str], list[str]]:
-    """The common names and organizations of an x509 Name."""
-    from cryptography.x509.oid import NameOID
-
-    return (
-        [str(a.value) for a in name.get_attributes_for_oid(NameOID.COMMON_NAME)],
-        [str(a.value) for a in name.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)],
-    )
-
-
 def request_problems(request_pem: bytes, common_name: str, organizations: list[str]) -> list[str]:
     """Why the node's certificate request is not exactly the identity it is to get: a valid signature by
     the key it carries, subject CN=common_name and O=organizations and nothing else, no extensions (a name
     the node asks for itself is not trusted)."""
-    from cryptography.x509.oid import NameOID
-
     try:
         request = _load_request(request_pem)
     except ValueError:
@@ -54,13 +44,7 @@ def request_problems(request_pem: bytes, common_name: str, organizations: list[s
         problems.append(
             f"it asks for organizations {', '.join(orgs) or 'none'}, not {', '.join(organizations)}"
         )
-    others = sorted(
-        {
-            a.oid.dotted_string
-            for a in request.subject
-            if a.oid not in (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME)
-        }
-    )
+    others = other_subject_attributes(request.subject)
     if others:
         problems.append(f"its subject has other attributes ({', '.join(others)})")
     problems.extend(f"it asks for the extension {e.oid.dotted_string}" for e in request.extensions)
@@ -124,8 +108,6 @@ def issue(api, name: str, request_pem: bytes, lifetime_seconds: int, timeout: fl
 
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
-
-    from edgewright.kube_bootstrap import decide_csr
 
     try:
         api.delete_certificate_signing_request(name)  # one left by a run that stopped half way

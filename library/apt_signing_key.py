@@ -34,10 +34,8 @@ RETURN = r"""
 fingerprint: {description: The fingerprint of the key installed., returned: success, type: str}
 """
 
-import os
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.edgewright_files import write_atomic
 from ansible.module_utils.openpgp import KeyError_, normalise_fingerprint, primary_fingerprints
 
 
@@ -72,12 +70,7 @@ def main():
     except FileNotFoundError:
         changed = True
     if changed and not module.check_mode:
-        directory = os.path.dirname(p["dest"]) or "."
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".edgewright-key.")
-        with os.fdopen(fd, "wb") as out:
-            out.write(key)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p["dest"])
+        write_atomic(p["dest"], key, mode=0o644, dir_mode=0o755)
     module.exit_json(changed=changed, fingerprint=wanted)
 
 

@@ -38,23 +38,23 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.edgewright_mesh import (
-    read_json,
-    run,
-    strip_json_comments,
-    wireguard_address,
-    write_private,
-)
+from ansible.module_utils.edgewright_files import json_text, write_atomic
+from ansible.module_utils.edgewright_mesh import read_json, run, strip_json_comments, wireguard_address
+
+
+def write_private(path, text, gid, mode=0o600):
+    """Write a file that holds the node's private key: MODE and GID before any byte of it is written."""
+    write_atomic(path, text, mode=mode, dir_mode=0o755, group=gid)
 
 
 def generate(backend, path, gid):
     if backend == "yggdrasil":
-        write_private(path, run(["yggdrasil", "-genconf", "-json"]), group=gid, mode=0o640 if gid else 0o600)
+        write_private(path, run(["yggdrasil", "-genconf", "-json"]), gid, mode=0o640 if gid else 0o600)
     elif backend == "wireguard":
-        write_private(path, run(["wg", "genkey"]), group=gid)
+        write_private(path, run(["wg", "genkey"]), gid)
     else:
         config = json.loads(strip_json_comments(run(["cjdroute", "--genconf"])))
-        write_private(path, json.dumps(config, indent=2, sort_keys=True) + "\n", group=gid)
+        write_private(path, json_text(config), gid)
 
 
 def identify(backend, path, network):

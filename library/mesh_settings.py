@@ -33,10 +33,10 @@ settings: {description: The config after the change, without its secret fields.,
 """
 
 import grp
-import json
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.edgewright_mesh import merge_settings, public_view, read_json, write_private
+from ansible.module_utils.edgewright_files import json_text, write_atomic
+from ansible.module_utils.edgewright_mesh import merge_settings, public_view, read_json
 
 
 def main():
@@ -55,12 +55,8 @@ def main():
         merged, changed = merge_settings(config, p["settings"])
         gid = grp.getgrnam(p["group"]).gr_gid if p["group"] else None
         if changed and not module.check_mode:
-            write_private(
-                p["path"],
-                json.dumps(merged, indent=2, sort_keys=True) + "\n",
-                group=gid,
-                mode=int(p["mode"], 8),
-            )
+            # The daemon's config holds its private key: mode and group are set before it is written.
+            write_atomic(p["path"], json_text(merged), mode=int(p["mode"], 8), dir_mode=0o755, group=gid)
     except FileNotFoundError:
         module.fail_json(msg=f"{p['path']} does not exist: ensure the node's mesh identity first")
     except KeyError:

@@ -35,24 +35,28 @@ import base64
 import binascii
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.tpm import TpmError, activate_credential, check_handle
+from ansible.module_utils.tpm import (
+    AK_HANDLE_ARG,
+    EK_HANDLE_ARG,
+    TCTI_ARG,
+    TpmError,
+    activate_credential,
+    check_key_handles,
+)
 
 
 def main():
     module = AnsibleModule(
         argument_spec={
-            "tcti": {"type": "str", "required": True},
+            **TCTI_ARG,
             "credential": {"type": "str", "required": True},
-            "ek_handle": {"type": "str", "default": "0x81010001"},
-            "ak_handle": {"type": "str", "default": "0x81010002"},
+            **EK_HANDLE_ARG,
+            **AK_HANDLE_ARG,
         },
         supports_check_mode=True,
     )
     try:
-        ek_handle, ak_handle = (
-            check_handle(module.params["ek_handle"]),
-            check_handle(module.params["ak_handle"]),
-        )
+        ek_handle, ak_handle = check_key_handles(module.params["ek_handle"], module.params["ak_handle"])
         credential = base64.b64decode(module.params["credential"], validate=True)
     except (ValueError, binascii.Error) as exc:
         module.fail_json(msg=f"bad input: {exc}")

@@ -36,27 +36,26 @@ created: {description: Which keys were made by this run (ek, ak)., returned: alw
 import base64
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.tpm import TpmError, check_handle, ensure_identity, read_ek_certificate
+from ansible.module_utils.tpm import (
+    AK_HANDLE_ARG,
+    EK_HANDLE_ARG,
+    TCTI_ARG,
+    TpmError,
+    check_key_handles,
+    ensure_identity,
+    read_ek_certificate,
+)
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "tcti": {"type": "str", "required": True},
-            "ek_handle": {"type": "str", "default": "0x81010001"},
-            "ak_handle": {"type": "str", "default": "0x81010002"},
-        },
+        argument_spec={**TCTI_ARG, **EK_HANDLE_ARG, **AK_HANDLE_ARG},
         supports_check_mode=True,
     )
     try:
-        ek_handle, ak_handle = (
-            check_handle(module.params["ek_handle"]),
-            check_handle(module.params["ak_handle"]),
-        )
+        ek_handle, ak_handle = check_key_handles(module.params["ek_handle"], module.params["ak_handle"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    if ek_handle == ak_handle:
-        module.fail_json(msg="ek_handle and ak_handle must differ")
     try:
         ek, ak, created = ensure_identity(
             module.params["tcti"], ek_handle, ak_handle, create=not module.check_mode

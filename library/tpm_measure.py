@@ -43,6 +43,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.tpm import (
     MEASUREMENT_LOG,
     MEASUREMENT_PCR,
+    TCTI_ARG,
     TpmError,
     check_measured_path,
     check_pcr_index,
@@ -54,7 +55,7 @@ from ansible.module_utils.tpm import (
 def main():
     module = AnsibleModule(
         argument_spec={
-            "tcti": {"type": "str", "required": True},
+            **TCTI_ARG,
             "pcr": {"type": "int", "default": MEASUREMENT_PCR},
             "artefacts": {"type": "list", "elements": "path", "required": True},
             "log": {"type": "path", "default": MEASUREMENT_LOG},

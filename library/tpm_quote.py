@@ -46,16 +46,24 @@ quote:
 import base64
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.tpm import TpmError, check_handle, check_pcr_index, quote, read_log_text
+from ansible.module_utils.tpm import (
+    AK_HANDLE_ARG,
+    TCTI_ARG,
+    TpmError,
+    check_handle,
+    check_pcr_index,
+    quote,
+    read_log_text,
+)
 
 
 def main():
     module = AnsibleModule(
         argument_spec={
-            "tcti": {"type": "str", "required": True},
+            **TCTI_ARG,
             "nonce": {"type": "str", "required": True},
             "pcrs": {"type": "list", "elements": "int", "required": True},
-            "ak_handle": {"type": "str", "default": "0x81010002"},
+            **AK_HANDLE_ARG,
             "measurement_log": {"type": "path"},
         },
         supports_check_mode=True,

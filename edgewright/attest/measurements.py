@@ -15,18 +15,18 @@ Nothing in the log is trusted: only its replay against the TPM's signed PCR valu
 
 from __future__ import annotations
 
-import hashlib
 import re
-import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from edgewright.attest import structures
+# The node's own code (plugins/module_utils/tpm.py): the log's template, the event hash the node extends
+# into the PCR and the PCR arithmetic, which the verifier must compute exactly as the node does.
+from edgewright.attest import node_tpm
 
-TEMPLATE = "ima-ng"
+TEMPLATE = node_tpm.TEMPLATE
 MEASURED_PATH = re.compile(r"/[^\x00-\x1f\x7f]*")
 _LINE = re.compile(
-    rf"^(\d{{1,2}}) ([0-9a-f]{{64}}) ima-ng sha256:([0-9a-f]{{64}}) ({MEASURED_PATH.pattern})$"
+    rf"^(\d{{1,2}}) ([0-9a-f]{{64}}) {TEMPLATE} sha256:([0-9a-f]{{64}}) ({MEASURED_PATH.pattern})$"
 )
 
 
@@ -47,14 +47,6 @@ class Entry:
         return f"entry {self.number} ({self.path}, sha256 {self.digest.hex()})"
 
 
-def event_hash(path: str, digest: bytes) -> bytes:
-    """The SHA-256 of IMA's ima-ng template data for (DIGEST, PATH): what the node extends into the PCR
-    (plugins/module_utils/tpm.py's event_hash, which runs on the node; the two are tested to agree)."""
-    d_ng = b"sha256:\0" + digest
-    n_ng = path.encode() + b"\0"
-    return hashlib.sha256(struct.pack("<I", len(d_ng)) + d_ng + struct.pack("<I", len(n_ng)) + n_ng).digest()
-
-
 def parse_log(text: str) -> list[Entry]:
     """The entries of a measurement log; LogError naming the first line that is not an entry, or whose
     event hash is not that of its digest and path."""
@@ -65,7 +57,7 @@ def parse_log(text: str) -> list[Entry]:
             raise LogError(f"measurement log line {number} is not an {TEMPLATE} sha256 entry: {line[:200]!r}")
         pcr, extended, digest, path = match.groups()
         entry = Entry(number, int(pcr), path, bytes.fromhex(digest))
-        if event_hash(path, entry.digest).hex() != extended:
+        if node_tpm.event_hash(path, entry.digest).hex() != extended:
             raise LogError(
                 f"{entry}: its event hash is not that of its digest and path (the log was altered)"
             )
@@ -75,7 +67,7 @@ def parse_log(text: str) -> list[Entry]:
 
 def replay(entries: Sequence[Entry]) -> bytes:
     """What the PCR holds when these entries are every extension since the TPM started."""
-    return structures.replay([event_hash(e.path, e.digest) for e in entries])
+    return node_tpm.replay(node_tpm.ZERO_PCR, [node_tpm.event_hash(e.path, e.digest) for e in entries])
 
 
 def log_problem(

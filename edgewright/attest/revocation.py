@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from edgewright.kube_bootstrap import node_identity
+
 ATTESTED = "attested"
 QUARANTINED = "quarantined"
 STANDINGS = (ATTESTED, QUARANTINED)
@@ -90,7 +92,5 @@ def renewal_binding(node: str) -> dict[str, Any]:
         "kind": "ClusterRoleBinding",
         "metadata": {"name": renewal_binding_name(node)},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": RENEWAL_ROLE},
-        "subjects": [
-            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": f"system:node:{node}"}
-        ],
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": node_identity(node)}],
     }

@@ -144,19 +144,6 @@ def parse_quote(message: bytes) -> Quote:
     return Quote(nonce, tuple(indexes), pcr_digest, reset_count, restart_count)
 
 
-def extend(pcr_value: bytes, measurement: bytes) -> bytes:
-    """What a SHA-256 PCR holds after TPM2_PCR_Extend(measurement)."""
-    return hashlib.sha256(pcr_value + measurement).digest()
-
-
-def replay(measurements: list[bytes]) -> bytes:
-    """The value of a SHA-256 PCR, starting from zero, after extending each measurement in order."""
-    value = bytes(SHA256_SIZE)
-    for m in measurements:
-        value = extend(value, m)
-    return value
-
-
 def composite_digest(pcr_values: list[bytes]) -> bytes:
     """The digest a quote signs over its selected PCR values (in ascending index order)."""
     return hashlib.sha256(b"".join(pcr_values)).digest()

@@ -20,7 +20,11 @@ from dataclasses import dataclass
 
 from edgewright.errors import EdgewrightError
 
-BACKENDS = ("yggdrasil", "wireguard", "cjdns")
+# The node's own mesh code (plugins/module_utils/edgewright_mesh.py): the address a WireGuard node derives
+# from its key must be the one the controller expects of it.
+from edgewright.mesh import node_mesh
+
+BACKENDS = node_mesh.BACKENDS
 # Where each backend's node addresses live: yggdrasil's are 200::/8 (300::/8 is its routed subnets, never
 # a node); cjdns's fc00::/8. WireGuard's range is the site's own (mesh_wireguard_network).
 BACKEND_NETWORKS = {"yggdrasil": "200::/8", "cjdns": "fc00::/8"}
@@ -105,11 +109,8 @@ def cjdns_address(public_key: bytes) -> ipaddress.IPv6Address:
 
 
 def wireguard_address(network: ipaddress.IPv6Network, public_key: str) -> ipaddress.IPv6Address:
-    """The address a WireGuard node derives from its key in NETWORK (plugins/module_utils/edgewright_mesh's
-    wireguard_address, which runs on the node; the two are tested to agree)."""
-    host_bits = network.max_prefixlen - network.prefixlen
-    digest = int.from_bytes(hashlib.sha256(public_key.encode()).digest(), "big")
-    return network.network_address + (digest % ((1 << host_bits) - 2) + 1)
+    """The address a WireGuard node derives from its key in NETWORK, by the node's own code."""
+    return ipaddress.IPv6Address(node_mesh.wireguard_address(str(network), public_key))
 
 
 def check_key(backend: str, public_key: object) -> tuple[str, ipaddress.IPv6Address | None]:

@@ -56,29 +56,6 @@ def links(election: Election, gateway: str | None) -> dict[str, Links]:
     return dict(sorted(result.items()))
 
 
-def touched(before: Mapping | None, after: Mapping, backend: str) -> list[str]:
-    """The nodes of both overlay records (as mesh_election writes them) whose configuration AFTER changes.
-
-    A node is touched when its own links change, when a peer's key or address changes, or, with WireGuard
-    (which routes by address), when it is a head or the gateway and the overlay gained or lost nodes:
-    heads carry routes to other heads' members. Members route the whole network through their primary
-    head, so nodes joining or leaving elsewhere do not touch them.
-    """
-    if not before:
-        return []
-    links_before, links_after = before.get("links", {}), after.get("links", {})
-    nodes_before, nodes_after = before.get("nodes", {}), after.get("nodes", {})
-    both = set(links_before) & set(links_after)
-    result = {n for n in both if links_before[n] != links_after[n]}
-    for n in both:
-        if nodes_before.get(n) != nodes_after.get(n):
-            place = links_after[n]
-            result |= set(place["dial"]) | set(place["accept"])
-    if backend == "wireguard" and set(nodes_before) != set(nodes_after):
-        result |= {n for n in both if links_after[n]["role"] != MEMBER}
-    return sorted(result & both)
-
-
 def wireguard_routes(
     topology: Mapping[str, Links], node: str, addresses: Mapping[str, str], network: str
 ) -> dict[str, list[str]]:

@@ -3,7 +3,6 @@ for, on the controller (documented in library/kube_bootstrap_csr.py)."""
 
 from __future__ import annotations
 
-import base64
 import time
 from typing import ClassVar
 
@@ -12,6 +11,7 @@ from edgewright.controller.evidence import record_denied_csrs
 from edgewright.controller.specs import KUBE_NODE
 from edgewright.kube_bootstrap import (
     TOKEN_ID,
+    AskedFor,
     TokenError,
     bootstrap_csr_decision,
     certificates_api,
@@ -24,18 +24,6 @@ APPROVED_REASON = "EdgewrightNodeBootstrap"
 DENIED_REASON = "EdgewrightNotThisNode"
 
 
-def judge(node: str, token_id: str, csr):
-    return bootstrap_csr_decision(
-        node,
-        token_id,
-        csr.spec.username,
-        csr.spec.groups or [],
-        csr.spec.signer_name,
-        csr.spec.usages or [],
-        base64.b64decode(csr.spec.request),
-    )
-
-
 def run(p: dict, check_mode: bool, warnings: list[str], api) -> dict:
     node, token_id = p["node"], p["token_id"]
     deadline = time.monotonic() + p["timeout"]
@@ -43,7 +31,9 @@ def run(p: dict, check_mode: bool, warnings: list[str], api) -> dict:
     while True:
         csrs = token_csrs(api, token_id)
         pending = [csr for csr in csrs if csr_outcome(csr) is None]
-        verdicts = {csr.metadata.name: judge(node, token_id, csr) for csr in pending}
+        verdicts = {
+            csr.metadata.name: bootstrap_csr_decision(node, token_id, AskedFor.of(csr)) for csr in pending
+        }
         refused = [csr for csr in pending if not verdicts[csr.metadata.name].approve]
         denied_before = [csr.metadata.name for csr in csrs if csr_outcome(csr) == "Denied"]
         if refused or denied_before:

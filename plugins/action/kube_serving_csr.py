@@ -3,7 +3,6 @@ controller (documented in library/kube_serving_csr.py)."""
 
 from __future__ import annotations
 
-import base64
 import datetime
 import ipaddress
 import time
@@ -13,6 +12,7 @@ from edgewright.controller.action import Failed, KubernetesAction
 from edgewright.controller.evidence import record_denied_csrs
 from edgewright.controller.specs import KUBE_NODE
 from edgewright.kube_bootstrap import (
+    AskedFor,
     certificates_api,
     csr_outcome,
     decide_csr,
@@ -26,16 +26,7 @@ DENIED_REASON = "EdgewrightNotThisNode"
 
 
 def judge(p: dict, csr):
-    return serving_csr_decision(
-        p["node"],
-        p["addresses"],
-        p["dns_names"],
-        csr.spec.username,
-        csr.spec.groups or [],
-        csr.spec.signer_name,
-        csr.spec.usages or [],
-        base64.b64decode(csr.spec.request),
-    )
+    return serving_csr_decision(p["node"], p["addresses"], p["dns_names"], AskedFor.of(csr))
 
 
 def renewal_reason(p: dict) -> str:

@@ -3,43 +3,16 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import ClassVar
 
 from edgewright.controller.action import DOMAIN_ERRORS, ControllerAction
 from edgewright.controller.files import write_json
-from edgewright.mesh.election import (
-    ElectionError,
-    Policy,
-    Weights,
-    candidate_from_probe,
-    compare,
-    elect,
-    election_from_record,
-)
+from edgewright.mesh.election import ElectionError, Policy, Weights, candidate_from_probe, compare, elect
 from edgewright.mesh.identity import IdentityError, check_name, check_reported, check_unique, overlay_network
-from edgewright.mesh.topology import links, touched
+from edgewright.mesh.overlay import overlay_record, read_overlay, recorded_election, same_overlay, touched
 
 WEIGHTS = ("cpu", "memory", "network", "power")
-
-
-def read_state(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
-    except ValueError as exc:
-        raise ElectionError(f"{path} is not valid JSON: {exc}") from exc
-
-
-def structure(record):
-    """RECORD without the scores: what the overlay is, not how close the last measurement came."""
-    if record is None:
-        return None
-    election = {k: v for k, v in record.get("election", {}).items() if k != "scores"}
-    return {**record, "election": election}
 
 
 def hold(p, check_mode):
@@ -87,38 +60,35 @@ def hold(p, check_mode):
         )
         for c in p["candidates"]
     ]
-    stored = read_state(p["state"])
+    stored = read_overlay(p["state"])
     if stored is None and not p["candidates"]:
         # A partial run over an overlay never formed (nodes leaving a fleet without a mesh): nothing to do.
         return {"changed": False, "heads": {}, "assignments": {}, "links": {}, "nodes": {}, "scores": {},
                 "ineligible": {}, "change": {}, "touched": []}  # fmt: skip
-    previous = election_from_record(stored["election"]) if stored else None
+    previous = recorded_election(stored)
     standing = None
     if p["partial"]:
         standing = previous.standing(excluding=leaving | {c.name for c in candidates}) if previous else []
     election = elect(candidates, policy, previous, standing)
     recorded = stored["nodes"] if stored else {}
-    topology = {n: asdict(link) for n, link in links(election, gateway).items()}
     nodes = {s.name: recorded.get(s.name, {}) for s in standing or []}
     # A dry run holds the election before the nodes' keys are read: they keep their recorded identity.
     nodes |= {c["name"]: recorded.get(c["name"], {}) | reported[c["name"]] for c in p["candidates"]}
     if gateway:
         # A run that does not reach the gateway (taking nodes out) keeps its recorded identity.
         nodes[gateway] = reported[gateway] or recorded.get(gateway, {})
-    nodes = dict(sorted(nodes.items()))
     # No node may take another's key or address (its peerings, its routes), whether recorded or new.
     check_unique(nodes)
-    record = {"backend": p["backend"], "election": election.as_record(), "links": topology, "nodes": nodes}
-    # Scores move with every measurement; the record changes (and is rewritten) only when the overlay does.
-    changed = structure(record) != structure(stored)
+    record = overlay_record(p["backend"], election, gateway, nodes)
+    changed = not same_overlay(record, stored)
     if changed and not check_mode:
         write_json(p["state"], record)
     return {
         "changed": changed,
         "heads": election.heads,
         "assignments": election.assignments,
-        "links": topology,
-        "nodes": nodes,
+        "links": record["links"],
+        "nodes": record["nodes"],
         "scores": election.scores,
         "ineligible": election.ineligible,
         "change": asdict(compare(previous, election)),

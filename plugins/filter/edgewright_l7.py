@@ -11,31 +11,17 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-try:
-    from edgewright.loadbalancer.plan import envoy_config, parse_apps, plan_port_map
-    from edgewright.loadbalancer.portmap import PortMap, PortMapError
-    from edgewright.xds.cluster_services import plan as plan_cluster_services
-    from edgewright.xds.model import SourceError, parse_source
-    from edgewright.xds.resources import ads_bootstrap, client_identity_secret, static_resources
-
-    _IMPORT_ERROR: ImportError | None = None
-except ImportError as err:  # reported when a filter is used, so unrelated plays still run
-    _IMPORT_ERROR = err
-
-
-def _require() -> None:
-    if _IMPORT_ERROR is not None:
-        raise AnsibleFilterError(
-            f"the edgewright package is not importable on the controller ({_IMPORT_ERROR}); "
-            "install it (pip install .) or run with PYTHONPATH set to the checkout"
-        )
+from edgewright.loadbalancer.plan import envoy_config, parse_apps, plan_port_map
+from edgewright.loadbalancer.portmap import PortMap, PortMapError
+from edgewright.xds.cluster_services import plan as plan_cluster_services
+from edgewright.xds.model import SourceError, parse_source
+from edgewright.xds.resources import ads_bootstrap, client_identity_secret, static_resources
 
 
 def envoy_resources(local_config: Any, node_id: str = "local", ads: bool = False) -> dict[str, Any]:
     """{clusters, listeners} in the control plane's source format -> Envoy JSON {listeners, clusters}.
     ADS: the node takes its configuration from the control plane, so Service-backed clusters can get their
     endpoints over EDS."""
-    _require()
     if not isinstance(local_config, dict):
         raise AnsibleFilterError(f"envoy_local_config must be a mapping, got {type(local_config).__name__}")
     extra = sorted(set(local_config) - {"clusters", "listeners"})
@@ -60,7 +46,6 @@ def lb_plan(
     listen: str = "0.0.0.0",
 ) -> dict[str, Any]:
     """The port map and Envoy configuration of a load balancer: {port_map, envoy_local_config}."""
-    _require()
     try:
         parsed = parse_apps(apps)
         port_map = plan_port_map(
@@ -73,7 +58,6 @@ def lb_plan(
 
 def cluster_services_plan(services: Any) -> dict[str, Any]:
     """Loopback addresses, name records and Envoy configuration for cluster services on an edge node."""
-    _require()
     try:
         return plan_cluster_services(services)
     except SourceError as err:
@@ -92,7 +76,6 @@ def envoy_ads_bootstrap(
 ) -> dict[str, Any]:
     """The bootstrap of an Envoy that takes its configuration from the control plane at HOST:PORT, over mutual
     TLS when TLS_CA and the node's CLIENT_IDENTITY_DIR are given, else plaintext."""
-    _require()
     try:
         return ads_bootstrap(
             node_id,
@@ -109,7 +92,6 @@ def envoy_ads_bootstrap(
 
 def xds_client_secret(client_identity_dir: str) -> dict[str, Any]:
     """The SDS file of the node's xDS client key and certificate in CLIENT_IDENTITY_DIR."""
-    _require()
     return client_identity_secret(client_identity_dir)
 
 

@@ -5,25 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
 from ansible.errors import AnsibleFilterError
 
-try:
-    import yaml
-
-    from edgewright.metrics.scrape import ScrapeError, hosts_from_inventory, scrape_configs
-    from edgewright.metrics.webconfig import WebConfigError, basic_auth_users, web_config
-
-    _IMPORT_ERROR: ImportError | None = None
-except ImportError as err:  # reported when a filter is used, so unrelated plays still run
-    _IMPORT_ERROR = err
-
-
-def _require() -> None:
-    if _IMPORT_ERROR is not None:
-        raise AnsibleFilterError(
-            f"the edgewright package is not importable on the controller ({_IMPORT_ERROR}); "
-            "install it (pip install .) or run with PYTHONPATH set to the checkout"
-        )
+from edgewright.metrics.scrape import ScrapeError, hosts_from_inventory, scrape_configs
+from edgewright.metrics.webconfig import WebConfigError, basic_auth_users, web_config
 
 
 def prometheus_scrape_configs(groups: Any, hostvars: Any, settings: dict[str, Any]) -> list[dict[str, Any]]:
@@ -32,7 +18,6 @@ def prometheus_scrape_configs(groups: Any, hostvars: Any, settings: dict[str, An
     SETTINGS: node_groups, lb_group, platform_group, vip_group, node_exporter_port, envoy_metrics_port,
     excluded, xds_targets, verifier_targets.
     """
-    _require()
     settings = dict(settings)
     xds_targets = settings.pop("xds_targets", [])
     verifier_targets = settings.pop("verifier_targets", [])
@@ -49,7 +34,6 @@ def prometheus_web_config(passwords: Any, current: Any, cert_file: str, key_file
     CURRENT is the text of the web configuration in place ('' when none): a user whose password still
     matches its hash there keeps that hash, so a second run changes nothing.
     """
-    _require()
     try:
         in_place = yaml.safe_load(current) if isinstance(current, str) and current else {}
     except yaml.YAMLError:

@@ -7,9 +7,12 @@ recorded once, with the time it was first reached; the node's current stage is t
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
+
+try:
+    from ansible.module_utils.edgewright_files import write_json
+except ImportError:  # imported as a plain module, next to edgewright_files.py
+    from edgewright_files import write_json
 
 # The stages of an edge node's life, in the order it reaches them.
 STAGES = ("baseline", "probed", "attested", "meshed", "joined", "serving")
@@ -48,15 +51,8 @@ def load(path: str) -> dict:
 
 
 def save(path: str, record: dict) -> None:
-    """Write RECORD atomically, so a reader never sees half a file."""
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o750, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".lifecycle-")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(record, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    """Write RECORD atomically, so a reader never sees half a file; readable by all (a stage is no secret)."""
+    write_json(path, record, mode=0o644)
 
 
 def utc_now() -> str:

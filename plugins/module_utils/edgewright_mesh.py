@@ -4,6 +4,9 @@ daemon's own config without the private key ever leaving it, link measurements.
 Yggdrasil and cjdns keep their private key inside their JSON config, so edgewright never renders those
 files from a template (that would carry the key through the controller): the daemon generates the file
 on the node and `merge_settings` changes only the settings edgewright owns.
+
+The controller imports this same file as edgewright.mesh.node_mesh (a link to it), so it checks a
+WireGuard node's address by the very derivation the node made it with.
 """
 
 from __future__ import annotations
@@ -11,10 +14,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import os
 import re
 import subprocess
-import tempfile
 
 BACKENDS = ("yggdrasil", "wireguard", "cjdns")
 # The fields that hold a node's secret in each backend's config; never returned, never logged.
@@ -62,24 +63,6 @@ def wireguard_address(network, public_key):
 def read_json(path):
     with open(path) as f:
         return json.load(f)
-
-
-def write_private(path, text, group=None, mode=0o600):
-    """Write TEXT to PATH atomically, created with MODE before any byte is written."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".edgewright.")
-    try:
-        os.fchmod(fd, mode)
-        if group is not None:
-            os.fchown(fd, 0, group)
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def run(argv, stdin=None):

@@ -3,6 +3,10 @@
 The endorsement key (EK) and attestation key (AK) are persistent TPM objects: made once, in the TPM, and
 never leaving it; only their public areas are read out. Without a resource manager (swtpm reached
 directly) the TPM has few object slots, so every step flushes the transient objects it loaded.
+
+The verifier on the controller imports this same file as edgewright.attest.node_tpm (a link to it), for
+what it must compute exactly as the node does: the measurement log's event hashes and lines, and the PCR
+values they replay to. One copy of that arithmetic, which the node can run without the edgewright package.
 """
 
 from __future__ import annotations
@@ -36,6 +40,21 @@ def check_handle(handle):
     if not 0x81000000 <= value <= 0x81FFFFFF:
         raise ValueError(f"handle {handle!r} is not a persistent handle (0x81000000-0x81FFFFFF)")
     return value
+
+
+def check_key_handles(ek_handle, ak_handle):
+    """(EK handle, AK handle) as ints when both are persistent handles, and two of them, else ValueError."""
+    ek, ak = check_handle(ek_handle), check_handle(ak_handle)
+    if ek == ak:
+        raise ValueError("ek_handle and ak_handle must differ")
+    return ek, ak
+
+
+# The arguments the TPM modules share (as kubernetes.core's args_common): how to reach the TPM, and the
+# persistent handles of its endorsement key and attestation key (by default where the tpm role makes them).
+TCTI_ARG = {"tcti": {"type": "str", "required": True}}
+EK_HANDLE_ARG = {"ek_handle": {"type": "str", "default": "0x81010001"}}
+AK_HANDLE_ARG = {"ak_handle": {"type": "str", "default": "0x81010002"}}
 
 
 def run(tcti, args, check=True):
@@ -284,8 +303,6 @@ def check_measured_path(path):
 def event_hash(path, digest):
     """What one measurement extends into the PCR: the SHA-256 of IMA's ima-ng template data (the file's
     digest, then its path), so the PCR binds each digest to the path it was measured at.
-
-    The verifier computes the same (edgewright.attest.measurements.event_hash; the two are tested to agree).
     """
     d_ng = b"sha256:\0" + digest
     n_ng = path.encode() + b"\0"

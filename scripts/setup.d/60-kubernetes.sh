@@ -5,11 +5,13 @@
 # version changes (scripts/go-build.sh); a binary added to the list later is built alone. Sourced by
 # scripts/setup; also runnable on its own.
 
-# The pinned version lives with the lab code, which finds the binaries by it.
-EDGEWRIGHT_KUBERNETES_VERSION="${EDGEWRIGHT_KUBERNETES_VERSION:-$(cat "${EDGEWRIGHT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/edgewright/lab/kubernetes.version")}"
-
+# shellcheck source=scripts/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
 # shellcheck source=scripts/go-build.sh
-. "${EDGEWRIGHT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/scripts/go-build.sh"
+. "$EDGEWRIGHT_ROOT/scripts/go-build.sh"
+
+# The pinned version lives with the lab code, which finds the binaries by it.
+EDGEWRIGHT_KUBERNETES_VERSION="${EDGEWRIGHT_KUBERNETES_VERSION:-$(cat "$EDGEWRIGHT_ROOT/edgewright/lab/kubernetes.version")}"
 
 # k8s.io/kubernetes replaces its staging modules with local paths, so it cannot be built directly: a go.mod
 # of our own requires it and points each staging module at its published v0.Y.Z release.
@@ -25,7 +27,7 @@ kubernetes_go_mod() {
 
 build_kubernetes() {
   local version="$EDGEWRIGHT_KUBERNETES_VERSION"
-  local home="${EDGEWRIGHT_HOME:-$HOME/.cache/edgewright}" b
+  local home="$EDGEWRIGHT_HOME" b
   local binaries=()
   for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
     binaries+=("$b=k8s.io/kubernetes/cmd/$b")

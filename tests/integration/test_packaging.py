@@ -24,6 +24,15 @@ def data_files() -> list[str]:
     return [name for name in tracked if not name.endswith(".py")]
 
 
+def linked_modules() -> list[str]:
+    """The package's modules that are links to node-side code (plugins/module_utils), which the package
+    shares with the nodes rather than copying it."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "-s", "edgewright"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    return [line.split("\t", 1)[1] for line in tracked if line.startswith("120000 ")]
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     """The wheel, built from a copy of the tree's tracked files, so the build leaves nothing in the tree."""
@@ -54,6 +63,9 @@ def test_the_wheel_carries_every_data_file_the_code_reads(wheel):
     assert "edgewright = edgewright.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
     # Tests and the project's Ansible content are not part of the Python package.
     assert not [n for n in names if n.startswith(("tests/", "roles/", "library/"))]
+    # The node-side code the package shares through links is in the wheel as the file itself.
+    for link in linked_modules():
+        assert zipfile.ZipFile(wheel).read(link).decode() == (ROOT / link).read_text(), link
 
 
 def test_the_installed_package_runs_without_the_source_tree(wheel, tmp_path):
@@ -67,6 +79,7 @@ def test_the_installed_package_runs_without_the_source_tree(wheel, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(target), "PYTHONSAFEPATH": "1"}
     program = (
         "import edgewright, edgewright.lab.kube as kube, edgewright.lab.image as image;"
+        "import edgewright.attest.measurements, edgewright.controller.files, edgewright.mesh.identity;"
         "from edgewright.images.catalog import program_source;"
         "print(edgewright.__file__);"
         "print(kube.kubernetes_version());"

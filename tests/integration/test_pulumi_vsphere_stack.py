@@ -30,6 +30,7 @@ from edgewright.cloudlet.backends.vsphere.providers import (
     session,
     wait,
 )
+from edgewright.controller.dirs import Directories
 from tests.ansible_inventory import ansible_inventory, plain
 from tests.vcsim import running_vcsim
 
@@ -43,8 +44,7 @@ COMMAND_TIMEOUT_SECONDS = 300
 
 def pulumi_bin_dir() -> Path | None:
     """Where scripts/setup put the CLI with its plugins, or None when it has not."""
-    home = Path(os.environ.get("EDGEWRIGHT_HOME", Path.home() / ".cache/edgewright"))
-    binary = Path(os.environ.get("EDGEWRIGHT_PULUMI", home / "bin" / "pulumi"))
+    binary = Path(os.environ.get("EDGEWRIGHT_PULUMI", Directories.from_environment().home / "bin" / "pulumi"))
     plugins = ("pulumi-language-python", "pulumi-resource-pulumi-python")
     if binary.is_file() and all((binary.parent / name).is_file() for name in plugins):
         return binary.parent

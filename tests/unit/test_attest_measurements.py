@@ -8,7 +8,8 @@ import hashlib
 import pytest
 
 from edgewright.attest import measurements
-from edgewright.attest.measurements import Entry, LogError, event_hash, log_problem, parse_log
+from edgewright.attest.measurements import Entry, LogError, log_problem, parse_log
+from edgewright.attest.node_tpm import event_hash
 
 A, B, C = (hashlib.sha256(x).digest() for x in (b"a", b"b", b"c"))
 PCR = 13

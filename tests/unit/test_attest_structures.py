@@ -43,8 +43,3 @@ def test_public_area_must_be_rsa_sha256():
     ecc = struct.pack(">HHI", 0x0023, s.TPM_ALG_SHA256, 0)
     with pytest.raises(s.StructureError, match="not RSA"):
         s.parse_rsa_public(struct.pack(">H", len(ecc)) + ecc)
-
-
-def test_pcr_replay_matches_extend():
-    m = b"\x01" * 32
-    assert s.replay([m, m]) == s.extend(s.extend(bytes(32), m), m)

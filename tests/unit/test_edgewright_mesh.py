@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
-import stat
 
 import pytest
 from edgewright_mesh import (
@@ -14,7 +12,6 @@ from edgewright_mesh import (
     public_view,
     strip_json_comments,
     wireguard_address,
-    write_private,
 )
 
 PING_OK = """PING 10.231.50.10 (10.231.50.10) 56(84) bytes of data.
@@ -52,13 +49,6 @@ def test_wireguard_address_is_stable_and_inside_the_network():
     assert ipaddress.ip_address(a) in net and ipaddress.ip_address(a) != net.network_address
     with pytest.raises(ValueError, match="too small"):
         wireguard_address("10.0.0.0/24", "key-a")
-
-
-def test_write_private_creates_the_file_private(tmp_path):
-    path = tmp_path / "k" / "key"
-    write_private(str(path), "secret\n")
-    assert path.read_text() == "secret\n"
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
 def test_cjdns_genconf_comments_are_stripped():

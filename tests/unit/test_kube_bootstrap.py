@@ -122,18 +122,11 @@ KUBELET_ASKS = {
 
 
 def _decide(request_pem=None, node="k8s-2", token_id="abc123", **changes):
-    from edgewright.kube_bootstrap import bootstrap_csr_decision
+    from edgewright.kube_bootstrap import AskedFor, bootstrap_csr_decision
 
     asked = {**KUBELET_ASKS, **changes}
-    return bootstrap_csr_decision(
-        node,
-        token_id,
-        asked["username"],
-        asked["groups"],
-        asked["signer_name"],
-        asked["usages"],
-        request_pem if request_pem is not None else _request(),
-    )
+    request_pem = request_pem if request_pem is not None else _request()
+    return bootstrap_csr_decision(node, token_id, AskedFor(**asked, request_pem=request_pem))
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from edgewright.kube_bootstrap import serving_certificate_current, serving_csr_decision
+from edgewright.kube_bootstrap import AskedFor, serving_certificate_current, serving_csr_decision
 from edgewright.lab.kube import issue_cert, make_ca
 
 NODE, ADDRESS = "k8s-1", "10.231.40.11"
@@ -56,11 +56,7 @@ def _decide(request_pem=None, **changes):
         NODE,
         [ADDRESS],
         [NODE],
-        asked["username"],
-        asked["groups"],
-        asked["signer_name"],
-        asked["usages"],
-        request_pem if request_pem is not None else _request(),
+        AskedFor(**asked, request_pem=request_pem if request_pem is not None else _request()),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgewright.mesh.election import Election
-from edgewright.mesh.topology import endpoints, host, links, touched, wireguard_routes
+from edgewright.mesh.topology import endpoints, host, links, wireguard_routes
 
 NET = "fd65:6467:6577::/64"
 
@@ -72,37 +72,6 @@ def test_endpoints_bracket_ipv6():
         "10.0.0.1:7701",
         "[fd00::2]:7701",
     ]
-
-
-def record(e: Election, gateway: str | None = "gw", keys: dict | None = None) -> dict:
-    from dataclasses import asdict
-
-    names = [*e.scores, *([gateway] if gateway else [])]
-    return {
-        "links": {n: asdict(link) for n, link in links(e, gateway).items()},
-        "nodes": {n: {"public_key": (keys or {}).get(n, f"key-{n}")} for n in names},
-    }
-
-
-def test_a_new_member_touches_only_its_head():
-    before = election({"z": ["h1", "h2"]}, {"m1": ["h1"], "m2": ["h2"]})
-    after = election({"z": ["h1", "h2"]}, {"m1": ["h1"], "m2": ["h2"], "m3": ["h1"]})
-    assert touched(record(before), record(after), "yggdrasil") == ["h1"]
-    # WireGuard heads and the gateway route to every member: they all learn the new address.
-    assert touched(record(before), record(after), "wireguard") == ["gw", "h1", "h2"]
-
-
-def test_a_departing_head_touches_its_members_the_other_heads_and_the_gateway():
-    before = election({"z": ["h1", "h2"]}, {"m1": ["h1"], "m2": ["h2"], "m3": ["h1"]})
-    after = election({"z": ["h2", "m3"]}, {"m1": ["m3"], "m2": ["h2"]})
-    assert touched(record(before), record(after), "yggdrasil") == ["gw", "h2", "m1", "m3"]
-
-
-def test_a_new_key_touches_the_node_s_peers():
-    e = election({"z": ["h1"]}, {"m1": ["h1"], "m2": ["h1"]})
-    assert touched(record(e), record(e), "yggdrasil") == []
-    assert touched(record(e), record(e, keys={"m1": "rekeyed"}), "yggdrasil") == ["h1"]
-    assert touched(None, record(e), "yggdrasil") == []
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,13 @@ def foreign_imports(source: str) -> list[str]:
     return found
 
 
+def test_the_package_shares_node_side_code_only_by_links_to_it():
+    """Logic both sides need lives once: where the package needs it, it imports the node's own file."""
+    links = sorted(path for path in (ROOT / "edgewright").rglob("*.py") if path.is_symlink())
+    assert links, "the package links to the node-side code it shares"
+    assert all(path.resolve().parent == ROOT / "plugins" / "module_utils" for path in links), links
+
+
 def test_node_side_files_are_found():
     names = {path.name for path in NODE_SIDE}
     assert {"edge_probe.py", "tpm.py", "mesh_identity.py"} <= names and len(NODE_SIDE) >= 15

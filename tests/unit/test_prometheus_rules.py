@@ -11,14 +11,17 @@ import jinja2
 import pytest
 import yaml
 
+from edgewright.controller.dirs import Directories
+
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "prometheus"
 TESTS = Path(__file__).with_name("prometheus")
 
 
 def promtool() -> str:
-    home = Path(os.environ.get("EDGEWRIGHT_HOME", Path.home() / ".cache" / "edgewright"))
-    cached = home / "prometheus" / "bin" / "promtool"  # where scripts/setup.d/70-metrics.sh puts it
+    cached = (
+        Directories.from_environment().home / "prometheus" / "bin" / "promtool"
+    )  # where scripts/setup.d/70-metrics.sh puts it
     exe = os.environ.get("EDGEWRIGHT_PROMTOOL") or shutil.which("promtool") or str(cached)
     if not exe or not Path(exe).exists():
         pytest.skip("promtool is missing: run scripts/setup (scripts/setup.d/70-metrics.sh)")

@@ -28,6 +28,11 @@ def value(log):
     return replay(ZERO_PCR, [event_hash(path, digest) for _, path, digest in log])
 
 
+def test_a_replay_extends_each_measurement_in_order():
+    extended = hashlib.sha256(hashlib.sha256(ZERO_PCR + A).digest() + B).digest()
+    assert replay(ZERO_PCR, [A, B]) == extended != replay(ZERO_PCR, [B, A])
+
+
 def test_fresh_pcr_measures_every_artefact():
     to_extend, log = measurement_plan(ZERO_PCR, None, [("/a", A), ("/b", B)], PCR)
     assert to_extend == [("/a", A), ("/b", B)]

@@ -303,15 +303,13 @@ class Store:
         deleted file: lost, as a deregistration or a quarantine once was."""
         try:
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+            denied = False
         except FileExistsError:
-            if not os.access(path, os.R_OK | os.W_OK):
-                raise StoreAccessDenied(
-                    f"cannot open the verifier's database {path}: permission denied"
-                ) from None
+            denied = not os.access(path, os.R_OK | os.W_OK)
         except PermissionError:
-            raise StoreAccessDenied(
-                f"cannot open the verifier's database {path}: permission denied"
-            ) from None
+            denied = True
+        if denied:
+            raise StoreAccessDenied(f"cannot open the verifier's database {path}: permission denied")
 
     @staticmethod
     def _sqlite_transactions(engine: Engine) -> None:

@@ -1357,9 +1357,9 @@ def test_decommission_leaves_nothing_behind(lab, site, api):
         ["nsenter", "-t", pid.strip(), "-n", "iptables-save"], capture_output=True, text=True, check=True
     )
     assert "KUBE-SERVICES" not in rules.stdout and "EDGEWRIGHT-PODNET" not in rules.stdout, rules.stdout
-    # (Whatever else has left before it: this test does not depend on which tests ran first.)
+    # Its peers are the joined nodes still there (the hard-killed one has left when its test ran first).
     peers = json.loads(on_node(JOINED, "cat", "/etc/edgewright/pod-network.json").stdout)["peers"]
-    assert BATTERY not in [p["name"] for p in peers], peers
+    assert [p["name"] for p in peers] == [n for n in (DOOMED,) if node_or_none(api, n) is not None], peers
     for package in ("containerd", "containernetworking-plugins"):
         status = on_node(BATTERY, "dpkg-query", "-W", "-f=${Status}", package).stdout
         assert "install ok installed" not in status, package
